@@ -1,0 +1,44 @@
+# Fairslot: the one command surface. `make run` on a fresh clone sets everything up.
+SHELL := /bin/bash
+VENV := .venv
+PY := $(VENV)/bin/python
+STAMP := $(VENV)/.installed
+
+.PHONY: install run test check bench fmt messages clean
+
+# Finds Python >= 3.12 (PYTHON=... overrides), creates .venv, installs pinned dependencies.
+$(STAMP): requirements.txt requirements-dev.txt
+	@scripts/find-python.sh > /dev/null
+	@test -x $(PY) || $$(scripts/find-python.sh) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet -r requirements-dev.txt
+	@touch $(STAMP)
+
+install: $(STAMP)
+
+run: $(STAMP)
+	@scripts/run.sh
+
+test: $(STAMP)
+	@scripts/test.sh $(ARGS)
+
+check: $(STAMP)
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
+	DEBUG=1 $(PY) manage.py makemigrations --check --dry-run
+	@scripts/check-deploy.sh
+
+bench: $(STAMP)
+	$(PY) bench/draw.py
+	@echo "Registration benchmark: see docs/benchmarks.md (needs PostgreSQL and Redis): bench/registration.py"
+
+fmt: $(STAMP)
+	$(VENV)/bin/ruff format .
+	$(VENV)/bin/ruff check --fix .
+
+messages: $(STAMP)
+	DEBUG=1 $(PY) manage.py makemessages -l fr -l en --ignore=.venv --ignore=var
+	DEBUG=1 $(PY) manage.py compilemessages --ignore=.venv
+
+clean:
+	rm -rf var/celery var/celerybeat-schedule* .pytest_cache

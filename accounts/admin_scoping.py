@@ -1,0 +1,72 @@
+"""Back-office isolation: a staff user sees and changes only their own prefecture's objects.
+
+Booking models are named by label, as strings: accounts imports no booking code.
+
+Superusers see everything (they are created by operators, not prefectures). Everyone else is
+filtered by the path from the model to its prefecture, and foreign-key choices are filtered the
+same way, so an agent cannot even pick another prefecture's site for a slot.
+"""
+
+from django.contrib import admin
+
+from accounts.models import Role
+
+READ_ROLES = {Role.AGENT, Role.SUPERVISOR, Role.AUDITOR}
+WRITE_ROLES = {Role.AGENT, Role.SUPERVISOR}
+
+
+def prefecture_filter(user, path: str) -> dict:
+    if user.is_superuser:
+        return {}
+    return {path: user.prefecture_id} if user.prefecture_id else {f"{path}__in": []}
+
+
+class PrefectureScopedAdmin(admin.ModelAdmin):
+    prefecture_path = "prefecture"
+    write_roles = WRITE_ROLES
+
+    def get_queryset(self, request):
+        queryset = super().get_queryset(request)
+        return queryset.filter(**prefecture_filter(request.user, self.prefecture_path))
+
+    def formfield_for_foreignkey(self, db_field, request, **kwargs):
+        field = super().formfield_for_foreignkey(db_field, request, **kwargs)
+        path = _PATHS.get(db_field.related_model._meta.label)
+        if path is not None and field is not None and not request.user.is_superuser:
+            field.queryset = field.queryset.filter(**prefecture_filter(request.user, path))
+        return field
+
+    def formfield_for_manytomany(self, db_field, request, **kwargs):
+        field = super().formfield_for_manytomany(db_field, request, **kwargs)
+        path = _PATHS.get(db_field.related_model._meta.label)
+        if path is not None and field is not None and not request.user.is_superuser:
+            field.queryset = field.queryset.filter(**prefecture_filter(request.user, path))
+        return field
+
+    def _role(self, request) -> str:
+        return getattr(request.user, "role", "")
+
+    def has_module_permission(self, request):
+        return request.user.is_superuser or self._role(request) in READ_ROLES
+
+    def has_view_permission(self, request, obj=None):
+        return request.user.is_superuser or self._role(request) in READ_ROLES
+
+    def has_change_permission(self, request, obj=None):
+        return request.user.is_superuser or self._role(request) in self.write_roles
+
+    def has_add_permission(self, request):
+        return request.user.is_superuser or self._role(request) in self.write_roles
+
+    def has_delete_permission(self, request, obj=None):
+        return request.user.is_superuser
+
+
+_PATHS = {
+    "booking.Prefecture": "pk",
+    "booking.Site": "prefecture",
+    "booking.Procedure": "prefecture",
+    "booking.Window": "prefecture",
+    "booking.Slot": "window__prefecture",
+    "booking.Entry": "window__prefecture",
+}

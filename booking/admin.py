@@ -1,0 +1,106 @@
+"""The back office (Django admin behind password + TOTP), scoped to the agent's prefecture.
+
+State changes go through services: window state is read-only here and moves by an action that
+calls the same service as the beat tick.
+"""
+
+from django.contrib import admin, messages
+from django.utils.translation import gettext_lazy as _
+
+from accounts.admin_scoping import PrefectureScopedAdmin
+from booking import services
+from booking.models import Appointment, Entry, Procedure, Site, Slot, Window, WindowState
+
+
+def _own_prefecture_on_save(request, obj):
+    if not request.user.is_superuser:
+        obj.prefecture_id = request.user.prefecture_id
+
+
+@admin.register(Site)
+class SiteAdmin(PrefectureScopedAdmin):
+    list_display = ["code", "name", "prefecture"]
+    list_select_related = ["prefecture"]
+
+    def get_exclude(self, request, obj=None):
+        return [] if request.user.is_superuser else ["prefecture"]
+
+    def save_model(self, request, obj, form, change):
+        _own_prefecture_on_save(request, obj)
+        super().save_model(request, obj, form, change)
+
+
+@admin.register(Procedure)
+class ProcedureAdmin(SiteAdmin):
+    list_display = ["code", "name", "is_renewal", "prefecture"]
+
+
+@admin.register(Window)
+class WindowAdmin(PrefectureScopedAdmin):
+    list_display = ["code", "title", "state", "opens_at", "closes_at", "prefecture"]
+    list_filter = ["state"]
+    list_select_related = ["prefecture"]
+    readonly_fields = ["state", "state_changed_at"]
+    filter_horizontal = ["procedures"]
+    actions = ["advance_if_due"]
+
+    def get_exclude(self, request, obj=None):
+        return [] if request.user.is_superuser else ["prefecture"]
+
+    def save_model(self, request, obj, form, change):
+        _own_prefecture_on_save(request, obj)
+        super().save_model(request, obj, form, change)
+
+    def has_change_permission(self, request, obj=None):
+        # Once open, a window's schedule is public: nobody edits it in the back office.
+        allowed = super().has_change_permission(request, obj)
+        return allowed and (obj is None or obj.state == WindowState.SCHEDULED)
+
+    @admin.action(description=_("Advance the selected windows whose time has come"))
+    def advance_if_due(self, request, queryset):
+        moved = 0
+        for window in queryset:
+            for to_state in (WindowState.OPEN, WindowState.CLOSED):
+                moved += services.advance_window(
+                    window_id=window.pk, to_state=to_state, actor=request.user
+                )
+        self.message_user(request, _("%(n)d transition(s) made.") % {"n": moved}, messages.INFO)
+
+
+@admin.register(Slot)
+class SlotAdmin(PrefectureScopedAdmin):
+    prefecture_path = "window__prefecture"
+    list_display = ["code", "starts_at", "site", "procedure", "window"]
+    list_select_related = ["site", "procedure", "window"]
+    list_filter = ["window"]
+
+
+@admin.register(Entry)
+class EntryAdmin(PrefectureScopedAdmin):
+    """Entries are read-only in the back office: they change through services only."""
+
+    prefecture_path = "window__prefecture"
+    list_display = [
+        "entry_id",
+        "window",
+        "procedure",
+        "status",
+        "tier",
+        "weight",
+        "channel",
+        "rank",
+    ]
+    list_select_related = ["window", "procedure"]
+    list_filter = ["status", "channel"]
+    exclude = ["person", "contact"]
+    readonly_fields = [f.name for f in Entry._meta.fields if f.name not in ("person", "contact")]
+    write_roles = set()
+
+
+@admin.register(Appointment)
+class AppointmentAdmin(PrefectureScopedAdmin):
+    prefecture_path = "slot__window__prefecture"
+    list_display = ["entry", "slot", "state", "offered_at"]
+    list_select_related = ["entry", "slot"]
+    readonly_fields = ["entry", "slot", "state", "offered_at", "respond_by", "state_changed_at"]
+    write_roles = set()

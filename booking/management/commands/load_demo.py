@@ -1,0 +1,141 @@
+"""Demo data for `make run`: Isère with an open window, Rhône beside it, and staff personas.
+
+Idempotent: running it again creates nothing new (except a fresh open window once the previous
+one has closed) and prints the same logins, TOTP secrets included.
+"""
+
+from datetime import datetime, time, timedelta
+
+from django.core.management.base import BaseCommand
+from django.db import transaction
+from django.utils import timezone
+from django_otp.plugins.otp_totp.models import TOTPDevice
+
+from accounts.models import Role, User
+from booking.models import Prefecture, Procedure, Site, Slot, Window, WindowState
+
+DEMO_PASSWORD = "demo-fairslot-2026"  # noqa: S105 (demo personas only, printed by make run)
+
+PREFECTURES = {
+    "ISERE": (
+        "Préfecture de l'Isère",
+        [("GRENOBLE", "Grenoble — site Lesdiguières"), ("VIENNE", "Sous-préfecture de Vienne")],
+    ),
+    "RHONE": ("Préfecture du Rhône", [("LYON", "Lyon — Part-Dieu")]),
+}
+PROCEDURES = [
+    ("RENEWAL", "Renouvellement de titre de séjour", True),
+    ("FIRST", "Première demande de titre de séjour", False),
+    ("STUDENT", "Titre de séjour étudiant", False),
+]
+STAFF = [
+    ("superviseur.isere", Role.SUPERVISOR, "ISERE"),
+    ("agent.isere", Role.AGENT, "ISERE"),
+    ("auditeur.isere", Role.AUDITOR, "ISERE"),
+    ("agent.rhone", Role.AGENT, "RHONE"),
+]
+
+
+_MONTHS = ("janvier février mars avril mai juin juillet août septembre octobre novembre "
+           "décembre").split()
+
+
+def _french_month(moment) -> str:
+    return f"{_MONTHS[moment.month - 1]} {moment.year}"
+
+
+class Command(BaseCommand):
+    help = "Load the demo prefectures, windows, slots and staff (idempotent)."
+
+    def handle(self, *args, **options):
+        with transaction.atomic():
+            for code, (name, sites) in PREFECTURES.items():
+                prefecture = self._prefecture(code, name, sites)
+                self._open_window(prefecture)
+            staff = [self._staff(*spec) for spec in STAFF]
+        self._print_logins(staff)
+
+    def _prefecture(self, code, name, sites):
+        prefecture, _ = Prefecture.objects.get_or_create(code=code, defaults={"name": name})
+        for site_code, site_name in sites:
+            Site.objects.get_or_create(
+                prefecture=prefecture, code=site_code, defaults={"name": site_name}
+            )
+        for proc_code, proc_name, renewal in PROCEDURES:
+            Procedure.objects.get_or_create(
+                prefecture=prefecture,
+                code=proc_code,
+                defaults={"name": proc_name, "is_renewal": renewal},
+            )
+        return prefecture
+
+    def _open_window(self, prefecture):
+        if prefecture.windows.filter(
+            state__in=[WindowState.SCHEDULED, WindowState.OPEN], closes_at__gt=timezone.now()
+        ).exists():
+            return
+        now = timezone.now()
+        closes = timezone.make_aware(datetime.combine(now.date() + timedelta(days=6), time(12)))
+        window = Window.objects.create(
+            prefecture=prefecture,
+            code=f"{prefecture.code}-{now:%Y%m%d%H%M}",
+            title=f"Rendez-vous de {_french_month(closes + timedelta(days=10))}",
+            opens_at=now - timedelta(hours=1),
+            closes_at=closes,
+            freeze_at=closes,
+            reveal_deadline=closes + timedelta(days=1),
+            state=WindowState.OPEN,
+            state_changed_at=now,
+        )
+        window.procedures.set(prefecture.procedures.all())
+        self._slots(window, first_day=(closes + timedelta(days=3)).date())
+
+    def _slots(self, window, first_day):
+        sites = list(window.prefecture.sites.all())
+        procedures = list(window.procedures.all())
+        number = 0
+        for day in range(10):
+            date = first_day + timedelta(days=day)
+            if date.isoweekday() > 5:
+                continue
+            for hour in (9, 10, 11, 14, 15):
+                for site in sites:
+                    procedure = procedures[(day + hour) % len(procedures)]
+                    number += 1
+                    Slot.objects.create(
+                        window=window,
+                        site=site,
+                        procedure=procedure,
+                        code=f"S{number:05d}",
+                        starts_at=timezone.make_aware(datetime.combine(date, time(hour))),
+                    )
+
+    def _staff(self, username, role, prefecture_code):
+        user, created = User.objects.get_or_create(
+            username=username,
+            defaults={
+                "role": role,
+                "is_staff": True,
+                "prefecture": Prefecture.objects.get(code=prefecture_code),
+            },
+        )
+        if created:
+            user.set_password(DEMO_PASSWORD)
+            user.save(update_fields=["password"])
+        device, _ = TOTPDevice.objects.get_or_create(
+            user=user, name="demo", defaults={"confirmed": True}
+        )
+        return user, device
+
+    def _print_logins(self, staff):
+        self.stdout.write("\nDemo back-office logins (password + TOTP code), at /admin/:")
+        self.stdout.write(f"  password for all: {DEMO_PASSWORD}")
+        for user, device in staff:
+            self.stdout.write(
+                f"  {user.username:<20} {user.get_role_display():<11} {user.prefecture.name}"
+            )
+            self.stdout.write(f"      TOTP: {device.config_url}")
+        self.stdout.write(
+            "  Add the otpauth URI to an authenticator app, or get the current code "
+            "with: .venv/bin/python manage.py totp_code <username>\n"
+        )

@@ -1,0 +1,300 @@
+"""Prefectures, sites, procedures, slots, windows, entries and appointments.
+
+The fairness rules live here as database constraints: one active entry per person and procedure,
+at most three active entries per contact (a seat number 1..3 under a unique constraint), one
+holding appointment per slot and one per entry. Codes follow FAIRDRAW-1's `[A-Z0-9_]{1,32}`
+because they go verbatim into the published draw files.
+"""
+
+import secrets
+
+from django.conf import settings
+from django.core.validators import RegexValidator
+from django.db import models
+from django.db.models import Q
+from django.utils.translation import gettext_lazy as _
+
+CODE_RE = r"^[A-Z0-9_]{1,32}$"
+DRAW_ID_RE = r"^[A-Z0-9-]{1,64}$"
+ENTRY_ID_RE = r"^[0-9a-f]{32}$"
+WEEKDAYS_RE = r"^1?2?3?4?5?6?7?$"
+code_validator = RegexValidator(CODE_RE, _("Use 1 to 32 capital letters, digits or _."))
+draw_id_validator = RegexValidator(DRAW_ID_RE, _("Use 1 to 64 capital letters, digits or -."))
+weekdays_validator = RegexValidator(WEEKDAYS_RE, _("ISO weekday digits 1-7, ascending."))
+
+
+def _code_check(name: str, field: str = "code", pattern: str = CODE_RE) -> models.CheckConstraint:
+    return models.CheckConstraint(name=name, condition=Q(**{f"{field}__regex": pattern}))
+
+
+class Prefecture(models.Model):
+    code = models.CharField(max_length=32, unique=True, validators=[code_validator])
+    name = models.CharField(max_length=120)
+
+    class Meta:
+        ordering = ["name"]
+        constraints = [_code_check("prefecture_code_format")]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class Site(models.Model):
+    prefecture = models.ForeignKey(Prefecture, on_delete=models.PROTECT, related_name="sites")
+    code = models.CharField(max_length=32, validators=[code_validator])
+    name = models.CharField(max_length=120)
+    address = models.CharField(max_length=250, blank=True)
+
+    class Meta:
+        ordering = ["prefecture", "code"]
+        constraints = [
+            models.UniqueConstraint(fields=["prefecture", "code"], name="site_code_unique"),
+            _code_check("site_code_format"),
+        ]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class Procedure(models.Model):
+    prefecture = models.ForeignKey(Prefecture, on_delete=models.PROTECT, related_name="procedures")
+    code = models.CharField(max_length=32, validators=[code_validator])
+    name = models.CharField(max_length=120)
+    is_renewal = models.BooleanField(default=False)
+
+    class Meta:
+        ordering = ["prefecture", "code"]
+        constraints = [
+            models.UniqueConstraint(fields=["prefecture", "code"], name="procedure_code_unique"),
+            _code_check("procedure_code_format"),
+        ]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class WindowState(models.TextChoices):
+    SCHEDULED = "scheduled", _("Scheduled")
+    OPEN = "open", _("Open")
+    CLOSED = "closed", _("Closed")
+    DRAWN = "drawn", _("Drawn")
+    PUBLISHED = "published", _("Published")
+
+
+class Window(models.Model):
+    """A registration period for some procedures of one prefecture, with its draw.
+
+    `code` is the draw_id of FAIRDRAW-1. State moves only forward, through services.
+    """
+
+    prefecture = models.ForeignKey(Prefecture, on_delete=models.PROTECT, related_name="windows")
+    code = models.CharField(max_length=64, unique=True, validators=[draw_id_validator])
+    title = models.CharField(max_length=160)
+    procedures = models.ManyToManyField(Procedure, related_name="windows")
+    opens_at = models.DateTimeField()
+    closes_at = models.DateTimeField()
+    freeze_at = models.DateTimeField()
+    reveal_deadline = models.DateTimeField()
+    state = models.CharField(
+        max_length=16, choices=WindowState.choices, default=WindowState.SCHEDULED, db_index=True
+    )
+    state_changed_at = models.DateTimeField(null=True, blank=True)
+    urgency_days = models.PositiveSmallIntegerField(default=30)
+    offer_hours = models.PositiveSmallIntegerField(default=48)
+    cancel_cutoff_hours = models.PositiveSmallIntegerField(default=24)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["-opens_at"]
+        constraints = [
+            _code_check("window_code_format", pattern=DRAW_ID_RE),
+            models.CheckConstraint(
+                name="window_schedule_order",
+                condition=Q(opens_at__lt=models.F("closes_at"))
+                & Q(closes_at__lte=models.F("freeze_at"))
+                & Q(freeze_at__lt=models.F("reveal_deadline")),
+            ),
+            models.CheckConstraint(
+                name="window_state_valid", condition=Q(state__in=WindowState.values)
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return self.title
+
+
+class Slot(models.Model):
+    """A time at a site for a procedure, capacity one, allocated by one window's draw."""
+
+    window = models.ForeignKey(Window, on_delete=models.PROTECT, related_name="slots")
+    site = models.ForeignKey(Site, on_delete=models.PROTECT, related_name="slots")
+    procedure = models.ForeignKey(Procedure, on_delete=models.PROTECT, related_name="slots")
+    code = models.CharField(max_length=32, validators=[code_validator])
+    starts_at = models.DateTimeField()
+
+    class Meta:
+        ordering = ["starts_at", "site__code", "code"]
+        constraints = [
+            models.UniqueConstraint(fields=["window", "code"], name="slot_code_unique"),
+            _code_check("slot_code_format"),
+        ]
+
+    def __str__(self) -> str:
+        return self.code
+
+
+class Channel(models.TextChoices):
+    WEB = "web", _("Web")
+    API = "api", _("API")
+    COUNTER = "counter", _("Counter")
+    HELPER = "helper", _("Helper")
+
+
+class EntryStatus(models.TextChoices):
+    PENDING = "pending", _("Pending verification")
+    REGISTERED = "registered", _("Registered")
+    SELECTED = "selected", _("Selected")
+    WAITING = "waiting", _("Waiting list")
+    CARRIED = "carried", _("Carried to the next window")
+    WITHDRAWN = "withdrawn", _("Withdrawn")
+    EXPIRED = "expired", _("Expired")
+
+
+ACTIVE_ENTRY_STATUSES = [
+    EntryStatus.PENDING,
+    EntryStatus.REGISTERED,
+    EntryStatus.SELECTED,
+    EntryStatus.WAITING,
+]
+MAX_ENTRIES_PER_CONTACT = 3
+
+
+def new_entry_id() -> str:
+    """128 bits from the CSPRNG: encodes neither identity, nor time, nor order."""
+    return secrets.token_hex(16)
+
+
+class Entry(models.Model):
+    """One person's registered need in a window."""
+
+    window = models.ForeignKey(Window, on_delete=models.PROTECT, related_name="entries")
+    procedure = models.ForeignKey(Procedure, on_delete=models.PROTECT, related_name="entries")
+    person = models.ForeignKey("accounts.Person", on_delete=models.PROTECT, related_name="entries")
+    contact = models.ForeignKey(
+        "accounts.Contact", null=True, blank=True, on_delete=models.PROTECT, related_name="entries"
+    )
+    contact_seat = models.PositiveSmallIntegerField(null=True, blank=True)
+    entry_id = models.CharField(max_length=32, unique=True, default=new_entry_id, editable=False)
+    tier = models.PositiveSmallIntegerField(default=1)
+    weight = models.PositiveSmallIntegerField(default=1)
+    sites = models.ManyToManyField(Site, blank=True, related_name="+")
+    excluded_weekdays = models.CharField(max_length=7, blank=True, validators=[weekdays_validator])
+    permit_expires_on = models.DateField(null=True, blank=True)
+    urgent_approved = models.BooleanField(default=False)
+    channel = models.CharField(max_length=8, choices=Channel.choices, default=Channel.WEB)
+    status = models.CharField(
+        max_length=16, choices=EntryStatus.choices, default=EntryStatus.REGISTERED, db_index=True
+    )
+    registered_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+    carried_from = models.OneToOneField(
+        "self", null=True, blank=True, on_delete=models.PROTECT, related_name="carried_to"
+    )
+    # Written by the draw (booking never imports lottery; it sees outcomes as these fields).
+    rank = models.PositiveIntegerField(null=True, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["window", "created_at"]
+        verbose_name_plural = "entries"
+        constraints = [
+            models.UniqueConstraint(
+                fields=["procedure", "person"],
+                condition=Q(status__in=ACTIVE_ENTRY_STATUSES),
+                name="entry_one_active_per_person_procedure",
+            ),
+            models.UniqueConstraint(
+                fields=["contact", "contact_seat"],
+                condition=Q(status__in=ACTIVE_ENTRY_STATUSES) & Q(contact__isnull=False),
+                name="entry_contact_seat_unique",
+            ),
+            models.CheckConstraint(
+                name="entry_contact_seat_range",
+                condition=Q(contact_seat__isnull=True)
+                | Q(contact_seat__gte=1, contact_seat__lte=MAX_ENTRIES_PER_CONTACT),
+            ),
+            models.CheckConstraint(name="entry_tier_range", condition=Q(tier__lte=9)),
+            models.CheckConstraint(
+                name="entry_weight_range", condition=Q(weight__gte=1, weight__lte=4)
+            ),
+            models.CheckConstraint(
+                name="entry_id_format", condition=Q(entry_id__regex=ENTRY_ID_RE)
+            ),
+            models.CheckConstraint(
+                name="entry_weekdays_format", condition=Q(excluded_weekdays__regex=WEEKDAYS_RE)
+            ),
+            models.CheckConstraint(
+                name="entry_status_valid", condition=Q(status__in=EntryStatus.values)
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"E-{self.entry_id[:8].upper()}"
+
+    @property
+    def pseudonym(self) -> str:
+        return str(self)
+
+
+class AppointmentState(models.TextChoices):
+    OFFERED = "offered", _("Offered")
+    CONFIRMED = "confirmed", _("Confirmed")
+    CHECKED_IN = "checked_in", _("Checked in")
+    NO_SHOW = "no_show", _("No-show")
+    DECLINED = "declined", _("Declined")
+    LAPSED = "lapsed", _("Lapsed")
+    CANCELLED = "cancelled", _("Cancelled")
+
+
+# An appointment in one of these states holds its slot and its entry.
+HOLDING_STATES = [
+    AppointmentState.OFFERED,
+    AppointmentState.CONFIRMED,
+    AppointmentState.CHECKED_IN,
+    AppointmentState.NO_SHOW,
+]
+
+
+class Appointment(models.Model):
+    """An entry given a slot. It belongs to the person and cannot be transferred."""
+
+    entry = models.ForeignKey(Entry, on_delete=models.PROTECT, related_name="appointments")
+    slot = models.ForeignKey(Slot, on_delete=models.PROTECT, related_name="appointments")
+    state = models.CharField(
+        max_length=16, choices=AppointmentState.choices, default=AppointmentState.OFFERED
+    )
+    offered_at = models.DateTimeField(auto_now_add=True)
+    respond_by = models.DateTimeField(null=True, blank=True)
+    state_changed_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["slot__starts_at"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["slot"],
+                condition=Q(state__in=HOLDING_STATES),
+                name="appointment_one_per_slot",
+            ),
+            models.UniqueConstraint(
+                fields=["entry"],
+                condition=Q(state__in=HOLDING_STATES),
+                name="appointment_one_per_entry",
+            ),
+            models.CheckConstraint(
+                name="appointment_state_valid", condition=Q(state__in=AppointmentState.values)
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.entry} → {self.slot}"

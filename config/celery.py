@@ -1,0 +1,11 @@
+"""The Celery application. Tasks only trigger work; correctness never rests on delivery."""
+
+import os
+
+from celery import Celery
+
+os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
+
+app = Celery("fairslot")
+app.config_from_object("django.conf:settings", namespace="CELERY")
+app.autodiscover_tasks()

@@ -1,0 +1,1 @@
+"""Draw records. (The engine itself, lottery/fairdraw/, imports nothing of Django.)"""

@@ -1,0 +1,49 @@
+#!/usr/bin/env bash
+# Start the whole service on embedded defaults: web, Celery worker and Celery beat.
+# Ctrl-C stops all three.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+export DEBUG="${DEBUG:-1}"
+PY=.venv/bin/python
+PORT="${PORT:-8000}"
+mkdir -p var/celery/broker var/celery/processed var/log
+
+$PY manage.py migrate --no-input -v0
+$PY manage.py compilemessages --ignore=.venv -v0 2>/dev/null || true
+$PY manage.py load_demo
+
+pids=()
+stop() {
+  trap - INT TERM EXIT
+  echo; echo "Stopping Fairslot..."
+  kill "${pids[@]}" 2>/dev/null || true
+  wait "${pids[@]}" 2>/dev/null || true
+  echo "Stopped."
+}
+trap stop INT TERM EXIT
+
+.venv/bin/celery -A config worker --loglevel=INFO --concurrency=2 > var/log/worker.log 2>&1 &
+pids+=($!)
+.venv/bin/celery -A config beat --loglevel=INFO > var/log/beat.log 2>&1 &
+pids+=($!)
+$PY manage.py runserver "127.0.0.1:$PORT" --noreload > var/log/web.log 2>&1 &
+pids+=($!)
+
+for _ in $(seq 50); do
+  curl -fsS -o /dev/null "http://127.0.0.1:$PORT/" 2>/dev/null && break
+  sleep 0.2
+done
+cat <<MSG
+
+  Fairslot is running.
+    Public site:   http://127.0.0.1:$PORT/
+    Back office:   http://127.0.0.1:$PORT/admin/   (logins above: password + TOTP code)
+    API docs:      http://127.0.0.1:$PORT/api/docs/
+    Logs:          var/log/web.log, var/log/worker.log, var/log/beat.log
+    SMS and e-mails are printed in var/log/worker.log (console backends).
+  Development secrets are in use (DEBUG=1): never run this way in production.
+  Press Ctrl-C to stop web, worker and beat.
+
+MSG
+wait -n "${pids[@]}"
+echo "A process exited; see var/log/. Stopping the others."

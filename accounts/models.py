@@ -6,6 +6,8 @@ from django.db import models
 from django.db.models import Q
 from django.utils.translation import gettext_lazy as _
 
+from django_otp.models import SideChannelDevice
+
 from accounts.crypto import EncryptedTextField
 
 
@@ -79,8 +81,13 @@ class ContactKind(models.TextChoices):
 
 
 class Contact(models.Model):
-    """A phone number (E.164) or e-mail address, encrypted, unique by its blind index."""
+    """A phone number (E.164) or e-mail address, encrypted, unique by its blind index.
 
+    Each contact has a Django user (no password, no staff role) so that the applicant's
+    session and the django-otp device hang off the standard machinery.
+    """
+
+    user = models.OneToOneField(User, on_delete=models.PROTECT, related_name="contact")
     kind = models.CharField(max_length=8, choices=ContactKind.choices)
     value_hash = models.CharField(max_length=64, unique=True)
     value = EncryptedTextField()
@@ -152,3 +159,19 @@ class OutboxMessage(models.Model):
 
     def __str__(self) -> str:
         return f"Outbox #{self.pk} {self.channel} {self.state}"
+
+
+class ContactCodeDevice(SideChannelDevice):
+    """django-otp side-channel device delivering one-time codes to a Contact by SMS or e-mail.
+
+    Unlike the stock device, the code is stored as a keyed hash, tries are counted per code,
+    and consecutive failures lock the contact (django-otp alone only delays).
+    """
+
+    token = models.CharField(max_length=64, blank=True, null=True)
+    contact = models.OneToOneField(Contact, on_delete=models.CASCADE, related_name="device")
+    attempts = models.PositiveSmallIntegerField(default=0)
+    consecutive_failures = models.PositiveSmallIntegerField(default=0)
+    locked_until = models.DateTimeField(null=True, blank=True)
+    lock_count = models.PositiveSmallIntegerField(default=0)
+    sent_count = models.PositiveIntegerField(default=0)

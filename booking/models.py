@@ -14,6 +14,8 @@ from django.db import models
 from django.db.models import Q
 from django.utils.translation import gettext_lazy as _
 
+from accounts.crypto import EncryptedTextField
+
 CODE_RE = r"^[A-Z0-9_]{1,32}$"
 DRAW_ID_RE = r"^[A-Z0-9-]{1,64}$"
 ENTRY_ID_RE = r"^[0-9a-f]{32}$"
@@ -169,6 +171,10 @@ ACTIVE_ENTRY_STATUSES = [
 MAX_ENTRIES_PER_CONTACT = 3
 
 
+def new_pending_token() -> str:
+    return secrets.token_urlsafe(32)
+
+
 def new_entry_id() -> str:
     """128 bits from the CSPRNG: encodes neither identity, nor time, nor order."""
     return secrets.token_hex(16)
@@ -298,3 +304,35 @@ class Appointment(models.Model):
 
     def __str__(self) -> str:
         return f"{self.entry} → {self.slot}"
+
+
+class PendingRegistration(models.Model):
+    """A registration waiting for its contact to be verified. Its answers are kept encrypted;
+    nothing about the person is compared with existing entries until the code is verified, so
+    that a known and an unknown person get the same answers (no enumeration)."""
+
+    window = models.ForeignKey(Window, on_delete=models.CASCADE, related_name="+")
+    contact = models.ForeignKey("accounts.Contact", on_delete=models.CASCADE, related_name="+")
+    payload = EncryptedTextField()
+    token = models.CharField(max_length=43, unique=True, default=new_pending_token)
+    idempotency_key = models.CharField(max_length=80, unique=True, null=True, blank=True)
+    channel = models.CharField(max_length=8, choices=Channel.choices, default=Channel.WEB)
+    verified_at = models.DateTimeField(null=True, blank=True)
+    entry = models.OneToOneField(Entry, null=True, blank=True, on_delete=models.SET_NULL,
+                                 related_name="+")
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    def __str__(self) -> str:
+        return f"Pending #{self.pk}"
+
+
+class DuplicateAttempt(models.Model):
+    """Counts refused duplicates per verified contact and window (at most 3 answers)."""
+
+    contact = models.ForeignKey("accounts.Contact", on_delete=models.CASCADE, related_name="+")
+    window = models.ForeignKey(Window, on_delete=models.CASCADE, related_name="+")
+    count = models.PositiveSmallIntegerField(default=0)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["contact", "window"],
+                                               name="duplicate_attempt_unique")]

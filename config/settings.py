@@ -281,6 +281,8 @@ CELERY_BEAT_SCHEDULE_FILENAME = str(VAR_DIR / "celerybeat-schedule")
 CELERY_BEAT_SCHEDULE = {
     # Advance windows whose time has come; idempotent, so a missed or doubled tick is harmless.
     "window-tick": {"task": "booking.tasks.task_tick_windows", "schedule": 60.0},
+    # Freeze, beacon, draw and re-offer steps whose time has come (idempotent too).
+    "draw-tick": {"task": "lottery.tasks.task_tick_draws", "schedule": 60.0},
     "outbox-deliver": {"task": "accounts.tasks.task_deliver_outbox", "schedule": 30.0},
     "purge-expired-codes": {
         "task": "accounts.tasks.task_purge_expired_codes",

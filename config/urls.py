@@ -17,5 +17,6 @@ urlpatterns = [
         SpectacularRedocView.as_view(url_name="api-schema", permission_classes=[]),
         name="api-docs",
     ),
+    path("", include("lottery.urls")),
     path("", include("booking.urls")),
 ]

@@ -1,0 +1,46 @@
+"""Rate limits on the shared cache (Redis in production, local memory on the embedded default).
+
+Fixed windows with atomic `add` + `incr`. Any cache error makes the limit refuse (fail closed):
+a Redis outage must never mean unlimited SMS. DRF throttles are not used as a security control.
+"""
+
+import logging
+import time
+
+from django.core.cache import cache
+from django.utils.translation import gettext_lazy as _
+
+from config.errors import Busy, Throttled
+
+logger = logging.getLogger(__name__)
+
+
+def hit(key: str, *, limit: int, period: int) -> None:
+    """Count one event for `key`; raise Throttled when more than `limit` happen in `period` s."""
+    now = int(time.time())
+    bucket = f"rl:{key}:{period}:{now // period}"
+    try:
+        cache.add(bucket, 0, timeout=period + 5)
+        count = cache.incr(bucket)
+    except Exception:
+        logger.exception("rate-limit store unavailable; refusing (fail closed)")
+        raise Busy("service_busy", _("The service is busy. Please try again in a few minutes."),
+                   retry_after=60) from None
+    if count > limit:
+        raise Throttled("too_many_requests",
+                        _("Too many attempts. Please wait before trying again."),
+                        retry_after=period - now % period)
+
+
+def cooldown(key: str, *, seconds: int) -> None:
+    """At most one event per `seconds` for `key`."""
+    try:
+        fresh = cache.add(f"cd:{key}", 1, timeout=seconds)
+    except Exception:
+        logger.exception("rate-limit store unavailable; refusing (fail closed)")
+        raise Busy("service_busy", _("The service is busy. Please try again in a few minutes."),
+                   retry_after=60) from None
+    if not fresh:
+        raise Throttled("code_cooldown",
+                        _("A code was sent less than a minute ago. Please wait before asking "
+                          "for a new one."), retry_after=seconds)

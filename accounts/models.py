@@ -5,7 +5,6 @@ from django.contrib.auth.models import AbstractUser
 from django.db import models
 from django.db.models import Q
 from django.utils.translation import gettext_lazy as _
-
 from django_otp.models import SideChannelDevice
 
 from accounts.crypto import EncryptedTextField

@@ -44,10 +44,10 @@ def get_or_create_contact(*, kind: str, value: str) -> Contact:
     try:
         with transaction.atomic():
             user = get_user_model().objects.create_user(username=f"c-{value_hash[:24]}")
-            contact = Contact.objects.create(user=user, kind=kind, value=value,
-                                             value_hash=value_hash)
-            ContactCodeDevice.objects.create(user=user, contact=contact, name=kind,
-                                             confirmed=True)
+            contact = Contact.objects.create(
+                user=user, kind=kind, value=value, value_hash=value_hash
+            )
+            ContactCodeDevice.objects.create(user=user, contact=contact, name=kind, confirmed=True)
             return contact
     except IntegrityError:  # created meanwhile by a concurrent request
         return Contact.objects.get(value_hash=value_hash)
@@ -61,22 +61,31 @@ def _code_hash(device_id: int, code: str) -> str:
 def _locked(device: ContactCodeDevice):
     if device.locked_until and device.locked_until > timezone.now():
         seconds = int((device.locked_until - timezone.now()).total_seconds()) + 1
-        raise Throttled("contact_locked",
-                        _("Too many wrong codes. This contact is locked for a while; try again "
-                          "later or ask at the prefecture's counter."), retry_after=seconds)
+        raise Throttled(
+            "contact_locked",
+            _(
+                "Too many wrong codes. This contact is locked for a while; try again "
+                "later or ask at the prefecture's counter."
+            ),
+            retry_after=seconds,
+        )
 
 
 def _message(code: str, language: str) -> str:
     with translation.override(language):
         # Kept in the GSM-7 alphabet (no accents) so that one SMS carries it.
-        return gettext("Fairslot: your code is %(code)s. It expires in 10 minutes. "
-                       "Never give it to anyone.") % {"code": code}
+        return gettext(
+            "Fairslot: your code is %(code)s. It expires in 10 minutes. Never give it to anyone."
+        ) % {"code": code}
 
 
 def send_code(*, contact: Contact, client_ip: str, proof_ok: bool, language: str = "fr") -> None:
     """Generate a new code for `contact` and put it in the outbox, under every sending limit."""
-    ratelimit.hit(f"ip:{client_ip}", period=3600,
-                  limit=IP_LIMIT_WITH_PROOF if proof_ok else IP_LIMIT_WITHOUT_PROOF)
+    ratelimit.hit(
+        f"ip:{client_ip}",
+        period=3600,
+        limit=IP_LIMIT_WITH_PROOF if proof_ok else IP_LIMIT_WITHOUT_PROOF,
+    )
     ratelimit.cooldown(f"send:{contact.pk}", seconds=60)
     for limit, period in SEND_LIMITS:
         ratelimit.hit(f"send:{contact.pk}", limit=limit, period=period)
@@ -91,10 +100,14 @@ def send_code(*, contact: Contact, client_ip: str, proof_ok: bool, language: str
         device.attempts = 0
         device.sent_count += 1
         device.save()
-        enqueue_message(channel=contact.kind, recipient=contact.value,
-                        body=_message(code, language), subject="Fairslot",
-                        dedup_key=f"otp:{device.pk}:{device.sent_count}",
-                        expires_at=device.valid_until)
+        enqueue_message(
+            channel=contact.kind,
+            recipient=contact.value,
+            body=_message(code, language),
+            subject="Fairslot",
+            dedup_key=f"otp:{device.pk}:{device.sent_count}",
+            expires_at=device.valid_until,
+        )
         audit.record("otp.sent", target=contact)
 
 
@@ -105,8 +118,9 @@ def verify_code(*, contact: Contact, code: str) -> None:
         _locked(device)
         now = timezone.now()
         if not device.token or device.valid_until <= now:
-            raise DomainError("code_expired",
-                              _("This code has expired or was already used. Ask for a new one."))
+            raise DomainError(
+                "code_expired", _("This code has expired or was already used. Ask for a new one.")
+            )
         candidate = (code or "").strip()
         if hmac.compare_digest(device.token, _code_hash(device.pk, candidate)):
             device.token, device.valid_until = None, now
@@ -136,4 +150,5 @@ def purge_expired_challenges() -> int:
     """Forget codes that expired more than a day ago (minimisation)."""
     cutoff = timezone.now() - timedelta(days=1)
     return ContactCodeDevice.objects.filter(token__isnull=False, valid_until__lt=cutoff).update(
-        token=None)
+        token=None
+    )

@@ -30,8 +30,13 @@ def create_challenge(max_number: int = MAX_NUMBER) -> dict:
     salt = f"{secrets.token_hex(12)}?expires={expires}"
     number = secrets.randbelow(max_number)
     challenge = hashlib.sha256(f"{salt}{number}".encode()).hexdigest()
-    return {"algorithm": "SHA-256", "challenge": challenge, "maxnumber": max_number,
-            "salt": salt, "signature": _sign(challenge)}
+    return {
+        "algorithm": "SHA-256",
+        "challenge": challenge,
+        "maxnumber": max_number,
+        "salt": salt,
+        "signature": _sign(challenge),
+    }
 
 
 def solve(challenge: dict) -> int:
@@ -44,8 +49,10 @@ def solve(challenge: dict) -> int:
 
 
 def encode_solution(challenge: dict, number: int) -> str:
-    payload = {**{k: challenge[k] for k in ("algorithm", "challenge", "salt", "signature")},
-               "number": number}
+    payload = {
+        **{k: challenge[k] for k in ("algorithm", "challenge", "salt", "signature")},
+        "number": number,
+    }
     return base64.b64encode(json.dumps(payload).encode()).decode()
 
 

@@ -24,23 +24,41 @@ def hit(key: str, *, limit: int, period: int) -> None:
         count = cache.incr(bucket)
     except Exception:
         logger.exception("rate-limit store unavailable; refusing (fail closed)")
-        raise Busy("service_busy", _("The service is busy. Please try again in a few minutes."),
-                   retry_after=60) from None
+        raise Busy(
+            "service_busy",
+            _("The service is busy. Please try again in a few minutes."),
+            retry_after=60,
+        ) from None
     if count > limit:
-        raise Throttled("too_many_requests",
-                        _("Too many attempts. Please wait before trying again."),
-                        retry_after=period - now % period)
+        raise Throttled(
+            "too_many_requests",
+            _("Too many attempts. Please wait before trying again."),
+            retry_after=period - now % period,
+        )
 
 
 def cooldown(key: str, *, seconds: int) -> None:
-    """At most one event per `seconds` for `key`."""
+    """At most one event per `seconds` for `key`.
+
+    The stored value is the instant the cooldown ends, compared with our clock, so the rule does
+    not depend on the cache's own expiry precision (the TTL only cleans up)."""
+    now = time.time()
     try:
-        fresh = cache.add(f"cd:{key}", 1, timeout=seconds)
+        if cache.add(f"cd:{key}", now + seconds, timeout=seconds + 5):
+            return
+        until = cache.get(f"cd:{key}") or 0
+        if until <= now:
+            cache.set(f"cd:{key}", now + seconds, timeout=seconds + 5)
+            return
     except Exception:
         logger.exception("rate-limit store unavailable; refusing (fail closed)")
-        raise Busy("service_busy", _("The service is busy. Please try again in a few minutes."),
-                   retry_after=60) from None
-    if not fresh:
-        raise Throttled("code_cooldown",
-                        _("A code was sent less than a minute ago. Please wait before asking "
-                          "for a new one."), retry_after=seconds)
+        raise Busy(
+            "service_busy",
+            _("The service is busy. Please try again in a few minutes."),
+            retry_after=60,
+        ) from None
+    raise Throttled(
+        "code_cooldown",
+        _("A code was sent less than a minute ago. Please wait before asking for a new one."),
+        retry_after=int(until - now) + 1,
+    )

@@ -318,8 +318,9 @@ class PendingRegistration(models.Model):
     idempotency_key = models.CharField(max_length=80, unique=True, null=True, blank=True)
     channel = models.CharField(max_length=8, choices=Channel.choices, default=Channel.WEB)
     verified_at = models.DateTimeField(null=True, blank=True)
-    entry = models.OneToOneField(Entry, null=True, blank=True, on_delete=models.SET_NULL,
-                                 related_name="+")
+    entry = models.OneToOneField(
+        Entry, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
     created_at = models.DateTimeField(auto_now_add=True)
 
     def __str__(self) -> str:
@@ -334,5 +335,9 @@ class DuplicateAttempt(models.Model):
     count = models.PositiveSmallIntegerField(default=0)
 
     class Meta:
-        constraints = [models.UniqueConstraint(fields=["contact", "window"],
-                                               name="duplicate_attempt_unique")]
+        constraints = [
+            models.UniqueConstraint(fields=["contact", "window"], name="duplicate_attempt_unique")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.contact_id}@{self.window_id}: {self.count}"

@@ -21,11 +21,25 @@ from django.utils.translation import gettext_lazy as _
 from accounts import audit, otp
 from accounts.crypto import blind_index
 from accounts.models import Contact, ContactKind, IdentityKind, Person
-from accounts.normalize import (NormalizationError, normalize_email, normalize_foreign_number,
-                                normalize_name, normalize_passport, normalize_phone)
+from accounts.normalize import (
+    NormalizationError,
+    normalize_email,
+    normalize_foreign_number,
+    normalize_name,
+    normalize_passport,
+    normalize_phone,
+)
 from accounts.outbox import enqueue_message
-from booking.models import (ACTIVE_ENTRY_STATUSES, MAX_ENTRIES_PER_CONTACT, Channel,
-                            DuplicateAttempt, Entry, PendingRegistration, Window, WindowState)
+from booking.models import (
+    ACTIVE_ENTRY_STATUSES,
+    MAX_ENTRIES_PER_CONTACT,
+    Channel,
+    DuplicateAttempt,
+    Entry,
+    PendingRegistration,
+    Window,
+    WindowState,
+)
 from config.errors import Conflict, DomainError, Throttled
 
 logger = logging.getLogger(__name__)
@@ -90,17 +104,21 @@ def _normalised(data: RegistrationInput) -> dict:
         **asdict(data),
         "birth_date": data.birth_date.isoformat(),
         "permit_expires_on": data.permit_expires_on and data.permit_expires_on.isoformat(),
-        "identifier": identifier, "contact": contact, "excluded_weekdays": weekdays,
+        "identifier": identifier,
+        "contact": contact,
+        "excluded_weekdays": weekdays,
         "sites": sorted(set(data.sites)),
         "identity_hash": blind_index("identity", identity_key),
         "likeness_hash": blind_index(
-            "likeness", f"{family}|{given}|{data.birth_date.isoformat()}|{data.nationality}"),
+            "likeness", f"{family}|{given}|{data.birth_date.isoformat()}|{data.nationality}"
+        ),
     }
 
 
 def _check_window(window: Window, answers: dict) -> None:
-    if not Window.objects.filter(pk=window.pk, state=WindowState.OPEN, opens_at__lte=Now(),
-                                 closes_at__gt=Now()).exists():
+    if not Window.objects.filter(
+        pk=window.pk, state=WindowState.OPEN, opens_at__lte=Now(), closes_at__gt=Now()
+    ).exists():
         raise Conflict("window_closed", _("This registration window is closed."))
     if not window.procedures.filter(code=answers["procedure"]).exists():
         raise FieldError("procedure", "procedure", _("Choose a procedure of this window."))
@@ -111,9 +129,16 @@ def _check_window(window: Window, answers: dict) -> None:
         raise FieldError("birth_date", "birth_date", _("The birth date is in the future."))
 
 
-def start_registration(*, window: Window, data: RegistrationInput, client_ip: str,
-                       proof_ok: bool, channel: str = Channel.WEB, language: str = "fr",
-                       idempotency_key: str | None = None) -> PendingRegistration:
+def start_registration(
+    *,
+    window: Window,
+    data: RegistrationInput,
+    client_ip: str,
+    proof_ok: bool,
+    channel: str = Channel.WEB,
+    language: str = "fr",
+    idempotency_key: str | None = None,
+) -> PendingRegistration:
     """Keep the answers (encrypted) and send a code to the contact. Says nothing about whether
     the person or the contact is already known."""
     if idempotency_key:
@@ -125,19 +150,28 @@ def start_registration(*, window: Window, data: RegistrationInput, client_ip: st
     contact = otp.get_or_create_contact(kind=data.contact_kind, value=answers["contact"])
     with transaction.atomic():
         pending = PendingRegistration.objects.create(
-            window=window, contact=contact, payload=json.dumps(answers), channel=channel,
-            idempotency_key=idempotency_key or None)
+            window=window,
+            contact=contact,
+            payload=json.dumps(answers),
+            channel=channel,
+            idempotency_key=idempotency_key or None,
+        )
     otp.send_code(contact=contact, client_ip=client_ip, proof_ok=proof_ok, language=language)
     return pending
 
 
 def get_pending(token: str) -> PendingRegistration:
-    pending = (PendingRegistration.objects.select_related("window", "contact", "entry")
-               .filter(token=token, created_at__gt=timezone.now() - timedelta(days=1)).first())
+    pending = (
+        PendingRegistration.objects.select_related("window", "contact", "entry")
+        .filter(token=token, created_at__gt=timezone.now() - timedelta(days=1))
+        .first()
+    )
     if pending is None:
-        raise DomainError("registration_not_found",
-                          _("This registration has expired. Please start again."),
-                          http_status=404)
+        raise DomainError(
+            "registration_not_found",
+            _("This registration has expired. Please start again."),
+            http_status=404,
+        )
     return pending
 
 
@@ -154,10 +188,15 @@ def _person_for(answers: dict) -> Person:
     try:
         with transaction.atomic():
             return Person.objects.create(
-                kind=answers["identity_kind"], identity_hash=answers["identity_hash"],
-                likeness_hash=answers["likeness_hash"], identifier=answers["identifier"],
-                given_names=answers["given_names"], family_name=answers["family_name"],
-                birth_date=answers["birth_date"], nationality=answers["nationality"])
+                kind=answers["identity_kind"],
+                identity_hash=answers["identity_hash"],
+                likeness_hash=answers["likeness_hash"],
+                identifier=answers["identifier"],
+                given_names=answers["given_names"],
+                family_name=answers["family_name"],
+                birth_date=answers["birth_date"],
+                nationality=answers["nationality"],
+            )
     except IntegrityError:  # the same person registering at the same instant elsewhere
         return Person.objects.get(identity_hash=answers["identity_hash"])
 
@@ -177,30 +216,42 @@ def _create_entry(pending: PendingRegistration, answers: dict, person: Person) -
     window = pending.window
     procedure = window.procedures.get(code=answers["procedure"])
     for _attempt in range(MAX_ENTRIES_PER_CONTACT):
-        taken = set(Entry.objects.filter(contact=pending.contact,
-                                         status__in=ACTIVE_ENTRY_STATUSES)
-                    .values_list("contact_seat", flat=True))
+        taken = set(
+            Entry.objects.filter(
+                contact=pending.contact, status__in=ACTIVE_ENTRY_STATUSES
+            ).values_list("contact_seat", flat=True)
+        )
         free = [s for s in range(1, MAX_ENTRIES_PER_CONTACT + 1) if s not in taken]
         if not free:
-            raise Conflict("contact_full", _("This phone or e-mail already has the maximum "
-                                             "number of registrations (3)."))
+            raise Conflict(
+                "contact_full",
+                _("This phone or e-mail already has the maximum number of registrations (3)."),
+            )
         try:
             with transaction.atomic():
                 entry = Entry.objects.create(
-                    window=window, procedure=procedure, person=person, contact=pending.contact,
-                    contact_seat=free[0], channel=pending.channel,
+                    window=window,
+                    procedure=procedure,
+                    person=person,
+                    contact=pending.contact,
+                    contact_seat=free[0],
+                    channel=pending.channel,
                     excluded_weekdays=answers["excluded_weekdays"],
                     permit_expires_on=answers["permit_expires_on"],
-                    tier=initial_tier(window, answers["permit_expires_on"]))
+                    tier=initial_tier(window, answers["permit_expires_on"]),
+                )
                 entry.sites.set(window.prefecture.sites.filter(code__in=answers["sites"]))
                 return entry
         except IntegrityError:
-            if Entry.objects.filter(procedure=procedure, person=person,
-                                    status__in=ACTIVE_ENTRY_STATUSES).exists():
+            if Entry.objects.filter(
+                procedure=procedure, person=person, status__in=ACTIVE_ENTRY_STATUSES
+            ).exists():
                 return None
             # Otherwise another request took that seat first: look again.
-    raise Conflict("contact_full", _("This phone or e-mail already has the maximum number of "
-                                     "registrations (3)."))
+    raise Conflict(
+        "contact_full",
+        _("This phone or e-mail already has the maximum number of registrations (3)."),
+    )
 
 
 def submit_registration(*, pending: PendingRegistration, language: str = "fr") -> Entry:
@@ -215,48 +266,74 @@ def submit_registration(*, pending: PendingRegistration, language: str = "fr") -
         answers = json.loads(pending.payload)
         _check_window(pending.window, answers)
         attempts, _created = DuplicateAttempt.objects.get_or_create(
-            contact=pending.contact, window=pending.window)
+            contact=pending.contact, window=pending.window
+        )
         if attempts.count >= MAX_DUPLICATE_ANSWERS:
-            raise Throttled("too_many_duplicates",
-                            _("Too many refused registrations from this contact."))
+            raise Throttled(
+                "too_many_duplicates", _("Too many refused registrations from this contact.")
+            )
         entry = _create_entry(pending, answers, _person_for(answers))
         if entry is None:
             DuplicateAttempt.objects.filter(pk=attempts.pk).update(count=attempts.count + 1)
-            audit.record("entry.duplicate_refused", target=pending.contact,
-                         prefecture_id=pending.window.prefecture_id)
+            audit.record(
+                "entry.duplicate_refused",
+                target=pending.contact,
+                prefecture_id=pending.window.prefecture_id,
+            )
             duplicate = True
         else:
             pending.entry = entry
             pending.save(update_fields=["entry"])
-            audit.record("entry.registered", target=entry,
-                         prefecture_id=pending.window.prefecture_id, entry_id=entry.entry_id,
-                         channel=entry.channel)
+            audit.record(
+                "entry.registered",
+                target=entry,
+                prefecture_id=pending.window.prefecture_id,
+                entry_id=entry.entry_id,
+                channel=entry.channel,
+            )
             _send_receipt(entry, pending.contact, language)
     if duplicate:
-        raise Conflict("already_registered",
-                       _("A registration already exists for this person and procedure. "
-                         "If you think this is a mistake, go to the prefecture's counter."))
+        raise Conflict(
+            "already_registered",
+            _(
+                "A registration already exists for this person and procedure. "
+                "If you think this is a mistake, go to the prefecture's counter."
+            ),
+        )
     return entry
 
 
 # --- Receipts ---------------------------------------------------------------------------------
 
+
 def receipt_token(entry: Entry) -> str:
     """A server-signed proof of a timely registration, checkable on a public page."""
-    return signing.dumps({"e": entry.entry_id, "w": entry.window.code,
-                          "p": entry.procedure.code, "t": entry.created_at.isoformat()},
-                         salt=RECEIPT_SALT, compress=True)
+    return signing.dumps(
+        {
+            "e": entry.entry_id,
+            "w": entry.window.code,
+            "p": entry.procedure.code,
+            "t": entry.created_at.isoformat(),
+        },
+        salt=RECEIPT_SALT,
+        compress=True,
+    )
 
 
 def check_receipt(token: str) -> dict:
     try:
         data = signing.loads(token.strip(), salt=RECEIPT_SALT)
     except signing.BadSignature:
-        raise DomainError("receipt_invalid",
-                          _("This receipt is not valid: it was not issued by this service, "
-                            "or it was changed.")) from None
-    return {"entry_id": data["e"], "window": data["w"], "procedure": data["p"],
-            "registered_at": data["t"]}
+        raise DomainError(
+            "receipt_invalid",
+            _("This receipt is not valid: it was not issued by this service, or it was changed."),
+        ) from None
+    return {
+        "entry_id": data["e"],
+        "window": data["w"],
+        "procedure": data["p"],
+        "registered_at": data["t"],
+    }
 
 
 def _send_receipt(entry: Entry, contact: Contact, language: str) -> None:
@@ -265,9 +342,18 @@ def _send_receipt(entry: Entry, contact: Contact, language: str) -> None:
 
     url = settings.SITE_URL + reverse("receipt", args=[receipt_token(entry)])
     with translation.override(language):
-        body = gettext("Fairslot: registration recorded, number %(pseudonym)s. Draw after "
-                       "%(close)s. Receipt: %(url)s") % {
-            "pseudonym": entry.pseudonym, "url": url,
-            "close": timezone.localtime(entry.window.closes_at).strftime("%d/%m/%Y")}
-    enqueue_message(channel=contact.kind, recipient=contact.value, body=body,
-                    subject="Fairslot", dedup_key=f"receipt:{entry.entry_id}")
+        body = gettext(
+            "Fairslot: registration recorded, number %(pseudonym)s. Draw after "
+            "%(close)s. Receipt: %(url)s"
+        ) % {
+            "pseudonym": entry.pseudonym,
+            "url": url,
+            "close": timezone.localtime(entry.window.closes_at).strftime("%d/%m/%Y"),
+        }
+    enqueue_message(
+        channel=contact.kind,
+        recipient=contact.value,
+        body=body,
+        subject="Fairslot",
+        dedup_key=f"receipt:{entry.entry_id}",
+    )

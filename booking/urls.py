@@ -1,8 +1,35 @@
 from django.urls import path
 
-from booking import views
+from booking import api, views
 
 urlpatterns = [
     path("", views.home, name="home"),
     path("accessibilite/", views.accessibility, name="footer-accessibility-status"),
+    path("altcha/challenge/", views.altcha_challenge, name="altcha-challenge"),
+    path("register/verify/", views.register_verify, name="register-verify"),
+    path("register/resend/", views.register_resend, name="register-resend"),
+    path("register/<str:code>/", views.register, name="register"),
+    path("receipt/check/", views.receipt_check, name="receipt-check"),
+    path("receipt/<str:token>/", views.receipt, name="receipt"),
+    path("my/", views.my_entries, name="my-entries"),
+    path("my/login/", views.my_login, name="my-login"),
+    path("my/code/", views.my_code, name="my-code"),
+    path("my/logout/", views.my_logout, name="my-logout"),
+    path("api/v1/registrations/", api.RegistrationStart.as_view(), name="api-registration-start"),
+    # The registration token is a bearer secret: it travels in the body, never in the URL.
+    path(
+        "api/v1/registrations/status/",
+        api.RegistrationStatus.as_view(),
+        name="api-registration-status",
+    ),
+    path(
+        "api/v1/registrations/verify/",
+        api.RegistrationVerify.as_view(),
+        name="api-registration-verify",
+    ),
+    path(
+        "api/v1/registrations/submit/",
+        api.RegistrationSubmit.as_view(),
+        name="api-registration-submit",
+    ),
 ]

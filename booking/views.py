@@ -1,8 +1,25 @@
-"""Public pages (server-rendered, DSFR, no JavaScript needed)."""
+"""Public pages (server-rendered, DSFR, no JavaScript needed). Views validate input, call one
+service and render; domain errors are shown beside the field they concern, in the user's
+language. Pages holding personal data are never cached."""
 
-from django.shortcuts import render
+from django.http import JsonResponse
+from django.shortcuts import get_object_or_404, redirect, render
+from django.utils.translation import get_language
+from django.views.decorators.cache import never_cache
+from django.views.decorators.http import require_http_methods
 
-from booking import selectors
+from accounts import otp, pow
+from accounts.models import Contact, ContactKind
+from accounts.normalize import NormalizationError, normalize_email, normalize_phone
+from booking import registration, selectors
+from booking.forms import CodeForm, ContactLoginForm, ReceiptCheckForm, RegistrationForm
+from booking.models import Entry
+from booking.web import client_ip
+from config.errors import DomainError
+
+PENDING_KEY = "pending_registration"
+APPLICANT_KEY = "applicant_contact"
+LOGIN_CONTACT_KEY = "login_contact"
 
 
 def home(request):
@@ -18,3 +35,177 @@ def home(request):
 
 def accessibility(request):
     return render(request, "booking/accessibility.html")
+
+
+def altcha_challenge(request):
+    response = JsonResponse(pow.create_challenge())
+    response["Cache-Control"] = "no-store"
+    return response
+
+
+def _show_error(form, exc: DomainError) -> None:
+    field = getattr(exc, "field", None)
+    form.add_error(field if field in form.fields else None, str(exc.message))
+
+
+@never_cache
+@require_http_methods(["GET", "POST"])
+def register(request, code):
+    window = get_object_or_404(selectors.open_windows(), code=code)
+    form = RegistrationForm(request.POST or None, window=window)
+    if request.method == "POST" and form.is_valid():
+        try:
+            pending = registration.start_registration(
+                window=window,
+                data=form.to_input(),
+                client_ip=client_ip(request),
+                proof_ok=pow.verify_solution(form.cleaned_data["altcha"]),
+                language=get_language(),
+            )
+        except DomainError as exc:
+            _show_error(form, exc)
+        else:
+            request.session[PENDING_KEY] = pending.token
+            return redirect("register-verify")
+    return render(request, "booking/register.html", {"window": window, "form": form})
+
+
+@never_cache
+@require_http_methods(["GET", "POST"])
+def register_verify(request):
+    token = request.session.get(PENDING_KEY)
+    if not token:
+        return redirect("home")
+    try:
+        pending = registration.get_pending(token)
+    except DomainError:
+        request.session.pop(PENDING_KEY, None)
+        return render(request, "booking/expired.html", status=410)
+    form = CodeForm(request.POST or None)
+    if request.method == "POST" and form.is_valid():
+        try:
+            registration.verify_registration(pending=pending, code=form.cleaned_data["code"])
+            entry = registration.submit_registration(pending=pending, language=get_language())
+        except DomainError as exc:
+            _show_error(form, exc)
+        else:
+            request.session.pop(PENDING_KEY, None)
+            request.session[APPLICANT_KEY] = pending.contact_id
+            return redirect("receipt", token=registration.receipt_token(entry))
+    return render(request, "booking/verify.html", {"form": form, "pending": pending})
+
+
+@never_cache
+@require_http_methods(["POST"])
+def register_resend(request):
+    token = request.session.get(PENDING_KEY)
+    if not token:
+        return redirect("home")
+    try:
+        pending = registration.get_pending(token)
+        otp.send_code(
+            contact=pending.contact,
+            client_ip=client_ip(request),
+            proof_ok=pow.verify_solution(request.POST.get("altcha")),
+            language=get_language(),
+        )
+        request.session["flash"] = "sent"
+    except DomainError as exc:
+        request.session["flash"] = str(exc.message)
+    return redirect("register-verify")
+
+
+def receipt(request, token):
+    try:
+        data = registration.check_receipt(token)
+    except DomainError:
+        return render(request, "booking/receipt_invalid.html", status=404)
+    entry = (
+        Entry.objects.select_related("window", "window__prefecture", "procedure")
+        .filter(entry_id=data["entry_id"])
+        .first()
+    )
+    return render(request, "booking/receipt.html", {"data": data, "entry": entry, "token": token})
+
+
+@require_http_methods(["GET", "POST"])
+def receipt_check(request):
+    form = ReceiptCheckForm(request.POST or None)
+    result = None
+    if request.method == "POST" and form.is_valid():
+        try:
+            result = registration.check_receipt(form.cleaned_data["receipt"])
+        except DomainError as exc:
+            _show_error(form, exc)
+    return render(request, "booking/receipt_check.html", {"form": form, "result": result})
+
+
+def _normalise_contact(kind: str, value: str) -> str:
+    return normalize_phone(value) if kind == ContactKind.PHONE else normalize_email(value)
+
+
+@never_cache
+@require_http_methods(["GET", "POST"])
+def my_login(request):
+    """Applicants log in with their phone or e-mail and a code (same limits as registration).
+    An unknown contact gets the same answer as a known one."""
+    form = ContactLoginForm(request.POST or None)
+    if request.method == "POST" and form.is_valid():
+        try:
+            value = _normalise_contact(
+                form.cleaned_data["contact_kind"], form.cleaned_data["contact"]
+            )
+            contact = otp.get_or_create_contact(kind=form.cleaned_data["contact_kind"], value=value)
+            otp.send_code(
+                contact=contact,
+                client_ip=client_ip(request),
+                proof_ok=pow.verify_solution(form.cleaned_data["altcha"]),
+                language=get_language(),
+            )
+        except NormalizationError as exc:
+            form.add_error("contact", str(exc.message))
+        except DomainError as exc:
+            _show_error(form, exc)
+        else:
+            request.session[LOGIN_CONTACT_KEY] = contact.pk
+            return redirect("my-code")
+    return render(request, "booking/my_login.html", {"form": form})
+
+
+@never_cache
+@require_http_methods(["GET", "POST"])
+def my_code(request):
+    contact = Contact.objects.filter(pk=request.session.get(LOGIN_CONTACT_KEY)).first()
+    if contact is None:
+        return redirect("my-login")
+    form = CodeForm(request.POST or None)
+    if request.method == "POST" and form.is_valid():
+        try:
+            otp.verify_code(contact=contact, code=form.cleaned_data["code"])
+        except DomainError as exc:
+            _show_error(form, exc)
+        else:
+            request.session.cycle_key()
+            request.session[APPLICANT_KEY] = contact.pk
+            return redirect("my-entries")
+    return render(request, "booking/verify.html", {"form": form, "login": True})
+
+
+@never_cache
+def my_entries(request):
+    contact_id = request.session.get(APPLICANT_KEY)
+    if not contact_id:
+        return redirect("my-login")
+    entries = (
+        Entry.objects.filter(contact_id=contact_id)
+        .select_related("window", "window__prefecture", "procedure")
+        .order_by("-created_at")
+    )
+    rows = [(entry, registration.receipt_token(entry)) for entry in entries]
+    return render(request, "booking/my_entries.html", {"rows": rows})
+
+
+@require_http_methods(["POST"])
+def my_logout(request):
+    request.session.flush()
+    return redirect("home")

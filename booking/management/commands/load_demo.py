@@ -36,8 +36,20 @@ STAFF = [
 ]
 
 
-_MONTHS = ("janvier février mars avril mai juin juillet août septembre octobre novembre "
-           "décembre").split()
+_MONTHS = [
+    "janvier",
+    "février",
+    "mars",
+    "avril",
+    "mai",
+    "juin",
+    "juillet",
+    "août",
+    "septembre",
+    "octobre",
+    "novembre",
+    "décembre",
+]
 
 
 def _french_month(moment) -> str:

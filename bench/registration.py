@@ -1,0 +1,251 @@
+"""Registration throughput: completed registrations (start, verify, submit) per second against
+gunicorn + PostgreSQL + Redis on loopback, with latency percentiles, and in the same run the
+baseline: a bare Django view inserting one row, at the same concurrency.
+
+    DATABASE_URL=postgres://postgres@127.0.0.1:5432/fairslot_bench \
+    REDIS_URL=redis://127.0.0.1:6379/13 .venv/bin/python bench/registration.py
+
+Clients are separate processes (threads inside), so the client's GIL does not cap the server.
+Codes are read back from the outbox in the database, as a phone would receive them.
+"""
+
+import argparse
+import http.client
+import json
+import multiprocessing
+import os
+import re
+import statistics
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+PORT = 8765
+
+
+def _env() -> dict:
+    env = dict(os.environ)
+    env.setdefault("SECRET_KEY", "bench-secret-key-0123456789abcdef0123456789")
+    env.setdefault("FIELD_ENCRYPTION_KEYS", "Q3hF3m3lq0cVwVh2b3aM1bVf2GZsN1m2bTQ5dW9wV0E=")
+    env.setdefault("BLIND_INDEX_KEY", "bench-blind-index-key-0123456789abcdef0123")
+    env.update(
+        {
+            "DEBUG": "0",
+            "DJANGO_SETTINGS_MODULE": "bench.settings",
+            "SECURE_COOKIES": "0",
+            "SECURE_SSL_REDIRECT": "0",
+            "ALLOWED_HOSTS": "127.0.0.1,localhost",
+            "TRUSTED_PROXY_COUNT": "1",
+            "SMS_DAILY_BUDGET": "10000000",
+            "SMS_BACKEND": "accounts.sms.OutboxOnlyBackend",
+        }
+    )
+    return env
+
+
+def _setup_django():
+    os.environ.update(_env())
+    import django
+
+    django.setup()
+
+
+def _prepare() -> str:
+    """Fresh schema and an open window; returns its code."""
+    from datetime import timedelta
+
+    from django.core.management import call_command
+    from django.db import connection
+    from django.utils import timezone
+
+    from booking.models import Prefecture, Procedure, Window, WindowState
+
+    with connection.cursor() as cursor:
+        cursor.execute("DROP SCHEMA public CASCADE; CREATE SCHEMA public;")
+    call_command("migrate", verbosity=0)
+    prefecture = Prefecture.objects.create(code="BENCH", name="Bench")
+    procedure = Procedure.objects.create(prefecture=prefecture, code="RENEWAL", name="Renewal")
+    now = timezone.now()
+    window = Window.objects.create(
+        prefecture=prefecture,
+        code="BENCH-1",
+        title="Bench",
+        opens_at=now - timedelta(hours=1),
+        closes_at=now + timedelta(days=1),
+        freeze_at=now + timedelta(days=1),
+        reveal_deadline=now + timedelta(days=2),
+        state=WindowState.OPEN,
+    )
+    window.procedures.set([procedure])
+    from django.core.cache import cache
+
+    cache.clear()
+    return window.code
+
+
+def _code_for(phone_e164: str) -> str:
+    from accounts.crypto import blind_index
+    from accounts.models import ContactCodeDevice, OutboxMessage
+
+    device = ContactCodeDevice.objects.get(contact__value_hash=blind_index("contact", phone_e164))
+    message = OutboxMessage.objects.get(dedup_key=f"otp:{device.pk}:{device.sent_count}")
+    return re.search(r"\b(\d{6})\b", message.body).group(1)
+
+
+def _post(conn, path, body, ip):
+    start = time.perf_counter()
+    conn.request(
+        "POST",
+        path,
+        body=json.dumps(body),
+        headers={"Content-Type": "application/json", "X-Forwarded-For": ip},
+    )
+    response = conn.getresponse()
+    payload = response.read()
+    return response.status, payload, time.perf_counter() - start
+
+
+def _registration_worker(args):
+    worker, count, window = args
+    _setup_django()
+    from django.db import connection
+
+    conn = http.client.HTTPConnection("127.0.0.1", PORT, timeout=30)
+    latencies, request_latencies, errors = [], [], 0
+    for i in range(count):
+        n = worker * 100000 + i
+        ip = f"10.{worker % 250}.{i // 250 % 250}.{i % 250}"
+        phone = f"+3361{n:07d}"
+        body = {
+            "window": window,
+            "procedure": "RENEWAL",
+            "identity_kind": "agdref",
+            "identifier": f"{7000000000 + n}",
+            "family_name": f"Bench{n}",
+            "given_names": "Test",
+            "birth_date": "1990-01-01",
+            "nationality": "AF",
+            "contact_kind": "phone",
+            "contact": phone,
+        }
+        began = time.perf_counter()
+        status, payload, t1 = _post(conn, "/api/v1/registrations/", body, ip)
+        if status != 202:
+            errors += 1
+            continue
+        token = json.loads(payload)["token"]
+        status, _p, t2 = _post(
+            conn, "/api/v1/registrations/verify/", {"token": token, "code": _code_for(phone)}, ip
+        )
+        status3, _p, t3 = _post(conn, "/api/v1/registrations/submit/", {"token": token}, ip)
+        if status != 200 or status3 != 201:
+            errors += 1
+            continue
+        latencies.append(time.perf_counter() - began)
+        request_latencies += [t1, t2, t3]
+    connection.close()
+    return latencies, request_latencies, errors
+
+
+def _baseline_worker(args):
+    _worker, count = args
+    conn = http.client.HTTPConnection("127.0.0.1", PORT, timeout=30)
+    latencies, errors = [], 0
+    for _ in range(count):
+        status, _p, elapsed = _post(conn, "/bench/baseline/", {}, "10.0.0.1")
+        errors += status != 201
+        latencies.append(elapsed)
+    return latencies, errors
+
+
+def _pct(values, q):
+    return statistics.quantiles(values, n=100)[q - 1] * 1000 if len(values) > 1 else 0.0
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--clients", type=int, default=16)
+    parser.add_argument("--per-client", type=int, default=40)
+    parser.add_argument("--gunicorn-workers", type=int, default=4)
+    args = parser.parse_args()
+    if not os.environ.get("DATABASE_URL", "").startswith("postgres") or not os.environ.get(
+        "REDIS_URL"
+    ):
+        sys.exit(
+            "bench/registration.py needs DATABASE_URL=postgres://... and REDIS_URL=redis://..."
+        )
+    _setup_django()
+    window = _prepare()
+    from django.db import connection
+
+    connection.close()
+    server = subprocess.Popen(
+        [
+            str(ROOT / ".venv/bin/gunicorn"),
+            "bench.wsgi",
+            "-w",
+            str(args.gunicorn_workers),
+            "-b",
+            f"127.0.0.1:{PORT}",
+            "--log-level",
+            "warning",
+        ],
+        cwd=ROOT,
+        env=_env(),
+    )
+    try:
+        for _ in range(100):
+            try:
+                http.client.HTTPConnection("127.0.0.1", PORT, timeout=1).request("GET", "/")
+                break
+            except OSError:
+                time.sleep(0.1)
+        ctx = multiprocessing.get_context("spawn")
+        with ctx.Pool(args.clients) as pool:
+            began = time.perf_counter()
+            results = pool.map(
+                _registration_worker, [(w, args.per_client, window) for w in range(args.clients)]
+            )
+            reg_elapsed = time.perf_counter() - began
+            began = time.perf_counter()
+            base = pool.map(
+                _baseline_worker, [(w, args.per_client * 3) for w in range(args.clients)]
+            )
+            base_elapsed = time.perf_counter() - began
+    finally:
+        server.terminate()
+        server.wait(10)
+    registrations = [x for lat, _r, _e in results for x in lat]
+    requests = [x for _l, req, _e in results for x in req]
+    errors = sum(e for _l, _r, e in results)
+    base_lat = [x for lat, _e in base for x in lat]
+    base_errors = sum(e for _l, e in base)
+    reg_rate = len(registrations) / reg_elapsed
+    req_rate = len(requests) / reg_elapsed
+    base_rate = len(base_lat) / base_elapsed
+    print(
+        f"clients={args.clients} per_client={args.per_client} "
+        f"gunicorn_workers={args.gunicorn_workers}"
+    )
+    print(f"registrations completed: {len(registrations)}  errors: {errors}")
+    print(f"registrations/s: {reg_rate:.1f}   registration requests/s: {req_rate:.1f}")
+    print(
+        f"registration p50/p95/p99 ms: {_pct(registrations, 50):.0f} / "
+        f"{_pct(registrations, 95):.0f} / {_pct(registrations, 99):.0f}"
+    )
+    print(
+        f"per-request p50/p95/p99 ms: {_pct(requests, 50):.0f} / {_pct(requests, 95):.0f} / "
+        f"{_pct(requests, 99):.0f}"
+    )
+    print(
+        f"baseline requests/s: {base_rate:.1f}  errors: {base_errors}  p95 ms: "
+        f"{_pct(base_lat, 95):.0f}"
+    )
+    print(f"ratio registration requests/s to baseline: {req_rate / base_rate:.2f}")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,119 @@
+"""Forms translate the web page's fields into service inputs; they decide nothing."""
+
+from django import forms
+from django.utils.translation import get_language
+from django.utils.translation import gettext_lazy as _
+from dsfr.forms import DsfrBaseForm
+
+from accounts.countries import country_choices
+from accounts.models import ContactKind, IdentityKind
+from booking.registration import RegistrationInput
+
+WEEKDAYS = [
+    ("1", _("Monday")),
+    ("2", _("Tuesday")),
+    ("3", _("Wednesday")),
+    ("4", _("Thursday")),
+    ("5", _("Friday")),
+    ("6", _("Saturday")),
+    ("7", _("Sunday")),
+]
+
+
+class RegistrationForm(DsfrBaseForm):
+    procedure = forms.ChoiceField(label=_("What is the appointment for?"), widget=forms.RadioSelect)
+    identity_kind = forms.ChoiceField(
+        label=_("Your identity document"),
+        widget=forms.RadioSelect,
+        choices=IdentityKind.choices,
+        initial=IdentityKind.FOREIGN_NUMBER,
+        help_text=_(
+            "Foreign-national number (10 digits, on your residence permit or receipt). "
+            "For a first request without one, your passport number."
+        ),
+    )
+    identifier = forms.CharField(
+        label=_("Foreign-national number or passport number"), max_length=40
+    )
+    family_name = forms.CharField(label=_("Family name"), max_length=200)
+    given_names = forms.CharField(label=_("Given names"), max_length=200)
+    birth_date = forms.DateField(
+        label=_("Birth date"), widget=forms.DateInput(attrs={"type": "date"})
+    )
+    nationality = forms.ChoiceField(label=_("Nationality"))
+    permit_expires_on = forms.DateField(
+        label=_("Expiry date of your current permit (renewals)"),
+        required=False,
+        widget=forms.DateInput(attrs={"type": "date"}),
+        help_text=_("If it has expired or expires soon, you are placed in the urgent tier."),
+    )
+    sites = forms.MultipleChoiceField(
+        label=_("Sites you can go to (none ticked: any site)"),
+        required=False,
+        widget=forms.CheckboxSelectMultiple,
+    )
+    excluded_weekdays = forms.MultipleChoiceField(
+        label=_("Days you can NOT come"),
+        required=False,
+        choices=WEEKDAYS,
+        widget=forms.CheckboxSelectMultiple,
+    )
+    contact_kind = forms.ChoiceField(
+        label=_("How do we reach you?"),
+        widget=forms.RadioSelect,
+        choices=ContactKind.choices,
+        initial=ContactKind.PHONE,
+    )
+    contact = forms.CharField(
+        label=_("Mobile phone number or e-mail address"),
+        max_length=254,
+        help_text=_("We send a code to check it. Any country."),
+    )
+    altcha = forms.CharField(required=False, widget=forms.HiddenInput)
+
+    def __init__(self, *args, window, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["procedure"].choices = [(p.code, p.name) for p in window.procedures.all()]
+        self.fields["sites"].choices = [(s.code, s.name) for s in window.prefecture.sites.all()]
+        self.fields["nationality"].choices = [("", "—"), *country_choices(get_language() or "fr")]
+
+    def to_input(self) -> RegistrationInput:
+        data = self.cleaned_data
+        return RegistrationInput(
+            procedure=data["procedure"],
+            identity_kind=data["identity_kind"],
+            identifier=data["identifier"],
+            given_names=data["given_names"],
+            family_name=data["family_name"],
+            birth_date=data["birth_date"],
+            nationality=data["nationality"],
+            contact_kind=data["contact_kind"],
+            contact=data["contact"],
+            permit_expires_on=data["permit_expires_on"],
+            sites=tuple(data["sites"]),
+            excluded_weekdays="".join(data["excluded_weekdays"]),
+        )
+
+
+class CodeForm(DsfrBaseForm):
+    code = forms.CharField(
+        label=_("The 6-digit code we sent you"),
+        max_length=6,
+        min_length=6,
+        widget=forms.TextInput(attrs={"inputmode": "numeric", "autocomplete": "one-time-code"}),
+    )
+
+
+class ContactLoginForm(DsfrBaseForm):
+    contact_kind = forms.ChoiceField(
+        label=_("Phone or e-mail"),
+        widget=forms.RadioSelect,
+        choices=ContactKind.choices,
+        initial=ContactKind.PHONE,
+    )
+    contact = forms.CharField(label=_("Mobile phone number or e-mail address"), max_length=254)
+    altcha = forms.CharField(required=False, widget=forms.HiddenInput)
+
+
+class ReceiptCheckForm(DsfrBaseForm):
+    receipt = forms.CharField(label=_("Receipt code"), max_length=600, widget=forms.Textarea)

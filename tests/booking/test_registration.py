@@ -1,0 +1,390 @@
+"""Registration: one verified person, one entry; nothing to gain from speed or guessing."""
+
+import json
+import re
+from concurrent.futures import ThreadPoolExecutor
+from datetime import date, timedelta
+
+import pytest
+from django.core.cache import cache
+from django.db import connections
+from django.utils import timezone
+
+from accounts.models import Contact, OutboxMessage
+from booking import registration
+from booking.models import Entry, PendingRegistration, WindowState
+from config.errors import DomainError
+from tests.factories import SiteFactory, WindowFactory
+
+IDENTITY = {
+    "procedure": None,
+    "identity_kind": "agdref",
+    "identifier": "75 1234 5678",
+    "given_names": "Amina",
+    "family_name": "Haidari",
+    "birth_date": date(1991, 3, 4),
+    "nationality": "AF",
+    "contact_kind": "phone",
+    "contact": "06 12 34 56 78",
+}
+
+
+@pytest.fixture(autouse=True)
+def _fresh_cache():
+    cache.clear()
+    yield
+    cache.clear()
+
+
+def _input(window, **changes):
+    data = {**IDENTITY, "procedure": window.procedures.first().code, **changes}
+    return registration.RegistrationInput(**data)
+
+
+def _last_code(contact) -> str:
+    message = OutboxMessage.objects.filter(dedup_key__startswith="otp:").latest("id")
+    return re.search(r"\b(\d{6})\b", message.body).group(1)
+
+
+def _register(window, ip="10.0.0.1", **changes):
+    pending = registration.start_registration(
+        window=window, data=_input(window, **changes), client_ip=ip, proof_ok=True
+    )
+    registration.verify_registration(pending=pending, code=_last_code(pending.contact))
+    return registration.submit_registration(pending=pending)
+
+
+def test_register_happy_path_gives_entry_and_receipt(window):
+    entry = _register(window)
+
+    assert entry.status == "registered"
+    assert re.fullmatch(r"[0-9a-f]{32}", entry.entry_id)
+    assert registration.check_receipt(registration.receipt_token(entry))["entry_id"] == (
+        entry.entry_id
+    )
+    assert OutboxMessage.objects.filter(dedup_key=f"receipt:{entry.entry_id}").count() == 1
+
+
+def test_register_same_person_other_spelling_is_refused_generically(window):
+    _register(window)
+
+    with pytest.raises(DomainError) as refused:
+        _register(
+            window, identifier="7512345678", contact="+33 6 98 76 54 32", family_name="HAÏDARI"
+        )
+
+    assert refused.value.code == "already_registered"
+    assert "number" not in str(refused.value.message).lower()
+    assert Entry.objects.count() == 1
+
+
+def test_register_duplicate_answers_are_capped_per_contact(window):
+    _register(window)
+    codes = []
+    for _ in range(4):
+        cache.clear()  # sending limits are tested elsewhere
+        with pytest.raises(DomainError) as refused:
+            _register(window, contact="+33 6 98 76 54 32")
+        codes.append(refused.value.code)
+
+    assert codes == ["already_registered"] * 3 + ["too_many_duplicates"]
+
+
+def test_register_closed_window_is_refused_and_stores_nothing(window):
+    window.closes_at = timezone.now() - timedelta(seconds=1)
+    window.opens_at = window.closes_at - timedelta(days=2)
+    window.save()
+
+    with pytest.raises(DomainError) as refused:
+        registration.start_registration(
+            window=window, data=_input(window), client_ip="10.0.0.1", proof_ok=True
+        )
+
+    assert refused.value.code == "window_closed"
+    assert PendingRegistration.objects.count() == 0
+    assert OutboxMessage.objects.count() == 0
+
+
+def test_register_bad_phone_names_the_field_and_stores_nothing(window):
+    with pytest.raises(registration.FieldError) as refused:
+        registration.start_registration(
+            window=window,
+            data=_input(window, contact="0899123456"),
+            client_ip="10.0.0.1",
+            proof_ok=True,
+        )
+
+    assert refused.value.field == "contact"
+    assert PendingRegistration.objects.count() == Contact.objects.count() == 0
+
+
+def test_register_submit_twice_returns_the_same_entry(window):
+    pending = registration.start_registration(
+        window=window, data=_input(window), client_ip="10.0.0.1", proof_ok=True
+    )
+    registration.verify_registration(pending=pending, code=_last_code(pending.contact))
+
+    first = registration.submit_registration(pending=pending)
+    second = registration.submit_registration(pending=pending)
+
+    assert first == second
+    assert Entry.objects.count() == 1
+
+
+def test_register_submit_before_verification_is_refused(window):
+    pending = registration.start_registration(
+        window=window, data=_input(window), client_ip="10.0.0.1", proof_ok=True
+    )
+
+    with pytest.raises(DomainError) as refused:
+        registration.submit_registration(pending=pending)
+
+    assert refused.value.code == "not_verified"
+    assert Entry.objects.count() == 0
+
+
+def test_register_fourth_entry_on_one_contact_is_refused(prefecture):
+    windows = [WindowFactory(prefecture=prefecture) for _ in range(4)]
+    for index, window in enumerate(windows[:3]):
+        cache.clear()
+        _register(window, identifier=f"75000000{index:02d}")
+    cache.clear()
+
+    with pytest.raises(DomainError) as refused:
+        _register(windows[3], identifier="7500000099")
+
+    assert refused.value.code == "contact_full"
+    assert Entry.objects.count() == 3
+
+
+def test_register_urgent_permit_goes_to_tier_zero(window):
+    entry = _register(window, permit_expires_on=timezone.localdate() + timedelta(days=3))
+
+    assert entry.tier == 0
+
+
+def test_register_sites_of_another_prefecture_are_refused(window, other_prefecture):
+    foreign = SiteFactory(prefecture=other_prefecture)
+
+    with pytest.raises(registration.FieldError) as refused:
+        registration.start_registration(
+            window=window,
+            data=_input(window, sites=(foreign.code,)),
+            client_ip="10.0.0.1",
+            proof_ok=True,
+        )
+
+    assert refused.value.field == "sites"
+
+
+# --- Web pages ----------------------------------------------------------------------------------
+
+
+def _form(window, **changes):
+    data = {
+        "procedure": window.procedures.first().code,
+        "identity_kind": "agdref",
+        "identifier": "7512345678",
+        "family_name": "Haidari",
+        "given_names": "Amina",
+        "birth_date": "1991-03-04",
+        "nationality": "AF",
+        "contact_kind": "phone",
+        "contact": "0612345678",
+    }
+    data.update(changes)
+    return data
+
+
+def test_web_registration_end_to_end_without_javascript(client, window):
+    started = client.post(f"/register/{window.code}/", _form(window))
+    code = _last_code(Contact.objects.get())
+    verified = client.post("/register/verify/", {"code": code})
+    receipt = client.get(verified["Location"])
+
+    assert started.status_code == 302 and started["Location"] == "/register/verify/"
+    entry = Entry.objects.get()
+    assert verified.status_code == 302
+    assert entry.entry_id.encode() in receipt.content
+    assert client.get("/my/").context["rows"][0][0] == entry
+
+
+def test_web_registration_error_is_shown_in_the_users_language(client, window):
+    client.cookies["django_language"] = "fr"
+    response = client.post(
+        f"/register/{window.code}/", _form(window, contact="0899123456"), HTTP_ACCEPT_LANGUAGE="fr"
+    )
+
+    assert response.status_code == 200
+    assert response.context["form"].errors["contact"]
+    assert PendingRegistration.objects.count() == 0
+
+
+def test_web_registration_for_closed_window_is_not_found(client, window):
+    window.state = WindowState.CLOSED
+    window.save()
+
+    response = client.get(f"/register/{window.code}/")
+
+    assert response.status_code == 404
+
+
+def test_web_pages_with_personal_data_are_not_cached(client, window):
+    response = client.get(f"/register/{window.code}/")
+
+    assert "no-store" in response["Cache-Control"]
+
+
+# --- API ----------------------------------------------------------------------------------------
+
+
+def _api_payload(window, **changes):
+    payload = {**_form(window), "window": window.code}
+    payload.update(changes)
+    return payload
+
+
+def test_api_flow_start_verify_submit(client, window):
+    started = client.post(
+        "/api/v1/registrations/",
+        _api_payload(window),
+        content_type="application/json",
+        HTTP_IDEMPOTENCY_KEY="k-1",
+    )
+    token = started.json()["token"]
+    code = _last_code(Contact.objects.get())
+    verified = client.post(
+        "/api/v1/registrations/verify/",
+        {"token": token, "code": code},
+        content_type="application/json",
+    )
+    submitted = client.post(
+        "/api/v1/registrations/submit/", {"token": token}, content_type="application/json"
+    )
+    again = client.post(
+        "/api/v1/registrations/submit/", {"token": token}, content_type="application/json"
+    )
+
+    assert started.status_code == 202 and started.json()["status"] == "code_sent"
+    assert verified.json()["status"] == "verified"
+    assert submitted.status_code == 201
+    assert submitted.json()["entry_id"] == again.json()["entry_id"] == Entry.objects.get().entry_id
+
+
+def test_api_start_retry_with_idempotency_key_sends_one_code(client, window):
+    for _ in range(2):
+        response = client.post(
+            "/api/v1/registrations/",
+            _api_payload(window),
+            content_type="application/json",
+            HTTP_IDEMPOTENCY_KEY="same",
+        )
+        assert response.status_code == 202
+
+    assert PendingRegistration.objects.count() == 1
+    assert OutboxMessage.objects.count() == 1
+
+
+@pytest.mark.parametrize(
+    "field,value",
+    [("status", "selected"), ("tier", 0), ("weight", 4), ("entry_id", "0" * 32), ("rank", 1)],
+)
+def test_api_mass_assignment_is_refused(client, window, field, value):
+    response = client.post(
+        "/api/v1/registrations/",
+        {**_api_payload(window), field: value},
+        content_type="application/json",
+    )
+
+    assert response.status_code == 400
+    assert response.json()["code"] == "invalid"
+    assert field in response.json()["fields"]
+    assert PendingRegistration.objects.count() == 0
+
+
+def test_api_errors_are_json_in_the_requests_language(client, window):
+    response = client.post(
+        "/api/v1/registrations/",
+        _api_payload(window, contact="junk"),
+        content_type="application/json",
+        HTTP_ACCEPT_LANGUAGE="en",
+    )
+
+    assert response.status_code == 400
+    assert response.json()["code"].startswith("phone")
+    assert response.json()["message"]
+
+
+def test_api_no_enumeration_before_verification(client, window):
+    _register(window)
+    cache.clear()
+    known = client.post(
+        "/api/v1/registrations/",
+        _api_payload(window, contact="0698765432"),
+        content_type="application/json",
+    )
+    unknown = client.post(
+        "/api/v1/registrations/",
+        _api_payload(window, identifier="7599999999", contact="0611111111"),
+        content_type="application/json",
+    )
+
+    assert known.status_code == unknown.status_code == 202
+    assert set(known.json()) == set(unknown.json())
+    assert known.json()["status"] == unknown.json()["status"] == "code_sent"
+
+
+# --- Concurrency (PostgreSQL) ------------------------------------------------------------------
+
+
+def _verified_pending(window, index: int, identifier: str) -> PendingRegistration:
+    from accounts import otp
+
+    data = _input(window, identifier=identifier, contact=f"+336{index:08d}")
+    answers = registration._normalised(data)
+    contact = otp.get_or_create_contact(kind="phone", value=answers["contact"])
+    return PendingRegistration.objects.create(
+        window=window, contact=contact, payload=json.dumps(answers), verified_at=timezone.now()
+    )
+
+
+def _submit_all(pendings, workers):
+    def submit(pending):
+        try:
+            return registration.submit_registration(pending=pending).pk, None
+        except DomainError as exc:
+            return None, exc.code
+        finally:
+            connections.close_all()
+
+    with ThreadPoolExecutor(max_workers=workers) as pool:
+        return list(pool.map(submit, pendings))
+
+
+@pytest.mark.postgres
+@pytest.mark.django_db(transaction=True)
+def test_fifty_simultaneous_submissions_for_one_identity_give_one_entry():
+    window = WindowFactory()
+    pendings = [_verified_pending(window, i, "7512345678") for i in range(50)]
+
+    outcomes = _submit_all(pendings, workers=50)
+
+    assert sum(pk is not None for pk, _ in outcomes) == 1
+    assert {code for _, code in outcomes if code} == {"already_registered"}
+    assert Entry.objects.count() == 1
+
+
+@pytest.mark.slow
+@pytest.mark.postgres
+@pytest.mark.django_db(transaction=True)
+def test_thousand_submissions_with_five_percent_duplicates():
+    window = WindowFactory()
+    identities = [f"76{i:08d}" for i in range(950)]
+    identities += identities[:50]  # 5 % duplicates
+    pendings = [_verified_pending(window, i, ident) for i, ident in enumerate(identities)]
+
+    outcomes = _submit_all(pendings, workers=100)
+
+    assert Entry.objects.count() == 950
+    assert sum(code == "already_registered" for _, code in outcomes) == 50
+    assert all(code in (None, "already_registered") for _, code in outcomes)

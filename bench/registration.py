@@ -110,7 +110,6 @@ def _post(conn, path, body, ip):
 
 def _registration_worker(args):
     worker, count, window = args
-    _setup_django()
     from django.db import connection
 
     conn = http.client.HTTPConnection("127.0.0.1", PORT, timeout=30)
@@ -161,6 +160,13 @@ def _baseline_worker(args):
     return latencies, errors
 
 
+def _warm(_index):
+    conn = http.client.HTTPConnection("127.0.0.1", PORT, timeout=30)
+    for path in ("/api/v1/registrations/status/", "/bench/baseline/"):
+        _post(conn, path, {"token": "warm-up"}, "10.255.0.1")
+    return True
+
+
 def _pct(values, q):
     return statistics.quantiles(values, n=100)[q - 1] * 1000 if len(values) > 1 else 0.0
 
@@ -204,7 +210,10 @@ def main():
             except OSError:
                 time.sleep(0.1)
         ctx = multiprocessing.get_context("spawn")
-        with ctx.Pool(args.clients) as pool:
+        with ctx.Pool(args.clients, initializer=_setup_django) as pool:
+            # Warm up outside the measurement: client processes import Django, gunicorn
+            # workers open their connections.
+            pool.map(_warm, range(args.clients * 4))
             began = time.perf_counter()
             results = pool.map(
                 _registration_worker, [(w, args.per_client, window) for w in range(args.clients)]

@@ -13,6 +13,7 @@ from datetime import date, timedelta
 
 from django.core import signing
 from django.db import IntegrityError, transaction
+from django.db.models import F
 from django.db.models.functions import Now
 from django.utils import timezone, translation
 from django.utils.translation import gettext
@@ -116,15 +117,20 @@ def _normalised(data: RegistrationInput) -> dict:
 
 
 def _check_window(window: Window, answers: dict) -> None:
-    if not Window.objects.filter(
-        pk=window.pk, state=WindowState.OPEN, opens_at__lte=Now(), closes_at__gt=Now()
-    ).exists():
+    # One query answers "open now, by database time?" and "which procedures?".
+    procedures = set(
+        Window.objects.filter(
+            pk=window.pk, state=WindowState.OPEN, opens_at__lte=Now(), closes_at__gt=Now()
+        ).values_list("procedures__code", flat=True)
+    )
+    if not procedures:
         raise Conflict("window_closed", _("This registration window is closed."))
-    if not window.procedures.filter(code=answers["procedure"]).exists():
+    if answers["procedure"] not in procedures:
         raise FieldError("procedure", "procedure", _("Choose a procedure of this window."))
-    known = set(window.prefecture.sites.values_list("code", flat=True))
-    if not set(answers["sites"]) <= known:
-        raise FieldError("sites", "sites", _("Choose sites of this prefecture."))
+    if answers["sites"]:
+        known = set(window.prefecture.sites.values_list("code", flat=True))
+        if not set(answers["sites"]) <= known:
+            raise FieldError("sites", "sites", _("Choose sites of this prefecture."))
     if answers["birth_date"] > timezone.localdate().isoformat():
         raise FieldError("birth_date", "birth_date", _("The birth date is in the future."))
 
@@ -147,8 +153,9 @@ def start_registration(
             return existing
     answers = _normalised(data)
     _check_window(window, answers)
-    contact = otp.get_or_create_contact(kind=data.contact_kind, value=answers["contact"])
+    # One transaction: if sending is refused (limits, lock), nothing of this request is kept.
     with transaction.atomic():
+        contact = otp.get_or_create_contact(kind=data.contact_kind, value=answers["contact"])
         pending = PendingRegistration.objects.create(
             window=window,
             contact=contact,
@@ -156,7 +163,7 @@ def start_registration(
             channel=channel,
             idempotency_key=idempotency_key or None,
         )
-    otp.send_code(contact=contact, client_ip=client_ip, proof_ok=proof_ok, language=language)
+        otp.send_code(contact=contact, client_ip=client_ip, proof_ok=proof_ok, language=language)
     return pending
 
 
@@ -240,7 +247,8 @@ def _create_entry(pending: PendingRegistration, answers: dict, person: Person) -
                     permit_expires_on=answers["permit_expires_on"],
                     tier=initial_tier(window, answers["permit_expires_on"]),
                 )
-                entry.sites.set(window.prefecture.sites.filter(code__in=answers["sites"]))
+                if answers["sites"]:
+                    entry.sites.set(window.prefecture.sites.filter(code__in=answers["sites"]))
                 return entry
         except IntegrityError:
             if Entry.objects.filter(
@@ -260,21 +268,28 @@ def submit_registration(*, pending: PendingRegistration, language: str = "fr") -
         raise DomainError("not_verified", _("Enter the code we sent you first."), http_status=403)
     duplicate = False
     with transaction.atomic():
-        pending = PendingRegistration.objects.select_for_update().get(pk=pending.pk)
+        pending = (
+            PendingRegistration.objects.select_for_update(of=("self",))
+            .select_related("window", "window__prefecture", "contact")
+            .get(pk=pending.pk)
+        )
         if pending.entry_id:
             return pending.entry
         answers = json.loads(pending.payload)
         _check_window(pending.window, answers)
-        attempts, _created = DuplicateAttempt.objects.get_or_create(
+        refused = DuplicateAttempt.objects.filter(
             contact=pending.contact, window=pending.window
-        )
-        if attempts.count >= MAX_DUPLICATE_ANSWERS:
+        ).values_list("count", flat=True)
+        if refused and refused[0] >= MAX_DUPLICATE_ANSWERS:
             raise Throttled(
                 "too_many_duplicates", _("Too many refused registrations from this contact.")
             )
         entry = _create_entry(pending, answers, _person_for(answers))
         if entry is None:
-            DuplicateAttempt.objects.filter(pk=attempts.pk).update(count=attempts.count + 1)
+            attempts, _created = DuplicateAttempt.objects.get_or_create(
+                contact=pending.contact, window=pending.window
+            )
+            DuplicateAttempt.objects.filter(pk=attempts.pk).update(count=F("count") + 1)
             audit.record(
                 "entry.duplicate_refused",
                 target=pending.contact,

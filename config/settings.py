@@ -268,6 +268,7 @@ if CELERY_BROKER_URL == "filesystem://":
         "processed_folder": str(VAR_DIR / "celery" / "processed"),
         "store_processed": False,
     }
+    _broker_dir.mkdir(parents=True, exist_ok=True)
 else:
     # Longer than the worst draw, so Redis never redelivers a running draw by timeout.
     CELERY_BROKER_TRANSPORT_OPTIONS = {

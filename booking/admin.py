@@ -5,11 +5,21 @@ calls the same service as the beat tick.
 """
 
 from django.contrib import admin, messages
+from django.db.models import Exists, OuterRef
 from django.utils.translation import gettext_lazy as _
 
 from accounts.admin_scoping import PrefectureScopedAdmin
 from booking import services
-from booking.models import Appointment, Entry, Procedure, Site, Slot, Window, WindowState
+from booking.models import (
+    ACTIVE_ENTRY_STATUSES,
+    Appointment,
+    Entry,
+    Procedure,
+    Site,
+    Slot,
+    Window,
+    WindowState,
+)
 
 
 def _own_prefecture_on_save(request, obj):
@@ -89,12 +99,27 @@ class EntryAdmin(PrefectureScopedAdmin):
         "weight",
         "channel",
         "rank",
+        "possible_duplicate",
     ]
     list_select_related = ["window", "procedure"]
     list_filter = ["status", "channel"]
     exclude = ["person", "contact"]
     readonly_fields = [f.name for f in Entry._meta.fields if f.name not in ("person", "contact")]
     write_roles = set()
+
+    def get_queryset(self, request):
+        # A second key (names + birth date + nationality) flags likely duplicates for agents to
+        # look at; it refuses nothing, since two people may share them.
+        twins = Entry.objects.filter(
+            window=OuterRef("window"),
+            person__likeness_hash=OuterRef("person__likeness_hash"),
+            status__in=ACTIVE_ENTRY_STATUSES,
+        ).exclude(pk=OuterRef("pk"))
+        return super().get_queryset(request).annotate(has_twin=Exists(twins))
+
+    @admin.display(boolean=True, description=_("Possible duplicate"), ordering="has_twin")
+    def possible_duplicate(self, entry) -> bool:
+        return entry.has_twin
 
 
 @admin.register(Appointment)

@@ -95,3 +95,16 @@ def test_window_list_query_count_is_flat(
     WindowFactory.create_batch(3, prefecture=prefecture)
     with django_assert_max_num_queries(len(one.captured_queries)):
         client.get("/admin/booking/window/")
+
+
+def test_entry_list_flags_likely_duplicates(login_otp, window, agent):
+    from tests.factories import EntryFactory, PersonFactory
+
+    first = EntryFactory(window=window, person=PersonFactory(likeness_hash="same"))
+    second = EntryFactory(window=window, person=PersonFactory(likeness_hash="same"))
+    alone = EntryFactory(window=window)
+    client = login_otp(agent)
+
+    rows = {e.pk: e.has_twin for e in client.get("/admin/booking/entry/").context["cl"].result_list}
+
+    assert rows == {first.pk: True, second.pk: True, alone.pk: False}

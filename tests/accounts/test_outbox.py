@@ -1,0 +1,121 @@
+"""The outbox: written with the decision, delivered at least once, never twice by two workers."""
+
+import json
+import threading
+from datetime import timedelta
+from http.server import BaseHTTPRequestHandler, HTTPServer
+
+import pytest
+from django.utils import timezone
+
+from accounts import outbox
+from accounts.models import OutboxMessage, OutboxState
+from accounts.sms import HttpGatewayBackend, OutboxOnlyBackend, SmsError
+
+
+@pytest.fixture
+def sms_sent(settings):
+    settings.SMS_BACKEND = "accounts.sms.OutboxOnlyBackend"
+    OutboxOnlyBackend.sent = []
+    return OutboxOnlyBackend.sent
+
+
+def test_enqueue_same_dedup_key_twice_keeps_one_message(db):
+    first = outbox.enqueue_message(
+        channel="phone", recipient="+33612345678", body="hello", dedup_key="k1"
+    )
+    second = outbox.enqueue_message(
+        channel="phone", recipient="+33612345678", body="hello", dedup_key="k1"
+    )
+
+    assert first is not None and second is None
+    assert OutboxMessage.objects.count() == 1
+
+
+def test_deliver_sends_once_and_marks_sent(db, sms_sent):
+    message = outbox.enqueue_message(
+        channel="phone", recipient="+33612345678", body="hello", dedup_key="k2"
+    )
+
+    first = outbox.deliver_message(message_id=message.pk)
+    again = outbox.deliver_message(message_id=message.pk)
+
+    assert (first, again) == (OutboxState.SENT, "skipped")
+    assert sms_sent == [{"to": "+33612345678", "body": "hello", "dedup_key": "k2"}]
+
+
+def test_expired_code_message_is_not_sent(db, sms_sent):
+    message = outbox.enqueue_message(
+        channel="phone",
+        recipient="+33612345678",
+        body="code",
+        dedup_key="k3",
+        expires_at=timezone.now() - timedelta(seconds=1),
+    )
+
+    assert outbox.deliver_message(message_id=message.pk) == OutboxState.EXPIRED
+    assert sms_sent == []
+
+
+def test_failed_delivery_is_retried_later(db, settings, monkeypatch):
+    def broken(self, **kwargs):
+        raise SmsError("gateway down")
+
+    monkeypatch.setattr(OutboxOnlyBackend, "send", broken)
+    settings.SMS_BACKEND = "accounts.sms.OutboxOnlyBackend"
+    message = outbox.enqueue_message(
+        channel="phone", recipient="+33612345678", body="x", dedup_key="k4"
+    )
+
+    state = outbox.deliver_message(message_id=message.pk)
+
+    message.refresh_from_db()
+    assert state == OutboxState.PENDING
+    assert message.attempts == 1
+    assert message.next_attempt_at > timezone.now()
+
+
+def test_message_left_sending_by_a_killed_worker_is_reclaimed(db, sms_sent):
+    message = outbox.enqueue_message(
+        channel="phone", recipient="+33612345678", body="x", dedup_key="k5"
+    )
+    OutboxMessage.objects.filter(pk=message.pk).update(
+        state=OutboxState.SENDING, claimed_at=timezone.now() - timedelta(minutes=6)
+    )
+
+    assert outbox.deliver_pending() == 1
+    assert len(sms_sent) == 1
+
+
+def test_http_gateway_posts_with_token_and_idempotency_key(settings):
+    received = []
+
+    class Handler(BaseHTTPRequestHandler):
+        def do_POST(self):  # noqa: N802 (http.server's name)
+            length = int(self.headers["Content-Length"])
+            received.append((dict(self.headers), json.loads(self.rfile.read(length))))
+            self.send_response(202)
+            self.end_headers()
+
+        def log_message(self, *args):
+            pass
+
+    server = HTTPServer(("127.0.0.1", 0), Handler)
+    threading.Thread(target=server.handle_request, daemon=True).start()
+    settings.SMS_GATEWAY_URL = f"http://127.0.0.1:{server.server_port}/send"
+    settings.SMS_GATEWAY_TOKEN = "t0ken"
+
+    HttpGatewayBackend().send(to="+33612345678", body="hi", dedup_key="otp:1:1")
+    server.server_close()
+
+    headers, body = received[0]
+    assert body == {"to": "+33612345678", "text": "hi"}
+    assert headers["Authorization"] == "Bearer t0ken"
+    assert headers["Idempotency-Key"] == "otp:1:1"
+
+
+def test_http_gateway_unreachable_raises_sms_error(settings):
+    settings.SMS_GATEWAY_URL = "http://127.0.0.1:9/send"
+
+    with pytest.raises(SmsError):
+        HttpGatewayBackend().send(to="+33612345678", body="hi", dedup_key="k")

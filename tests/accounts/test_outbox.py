@@ -91,7 +91,7 @@ def test_http_gateway_posts_with_token_and_idempotency_key(settings):
     received = []
 
     class Handler(BaseHTTPRequestHandler):
-        def do_POST(self):  # noqa: N802 (http.server's name)
+        def do_POST(self):
             length = int(self.headers["Content-Length"])
             received.append((dict(self.headers), json.loads(self.rfile.read(length))))
             self.send_response(202)

@@ -1,0 +1,236 @@
+"""The draw task end to end on PostgreSQL: freeze (entries.csv and slots.csv from the database,
+tiers and weights), then the draw (seed, engine, results, ranks and offered appointments written
+with COPY + set-based UPDATE/INSERT), for N entries and M slots; the engine's own time on the
+same frozen bytes is reported beside it.
+
+    DATABASE_URL=postgres://postgres@127.0.0.1:5432/fairslot_bench_draw \
+    .venv/bin/python bench/draw_service.py --entries 1000000 --slots 100000
+
+The database named in DATABASE_URL is wiped (its public schema is dropped): the script refuses
+any database whose name does not end in "bench_draw", so that it never wipes the database of
+another benchmark (bench/registration.py uses fairslot_bench).
+"""
+
+import argparse
+import io
+import os
+import secrets
+import sys
+import time
+from datetime import timedelta
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+
+def _setup():
+    os.environ.setdefault("SECRET_KEY", "bench-secret-key-0123456789abcdef0123456789")
+    os.environ.setdefault("FIELD_ENCRYPTION_KEYS", "Q3hF3m3lq0cVwVh2b3aM1bVf2GZsN1m2bTQ5dW9wV0E=")
+    os.environ.setdefault("BLIND_INDEX_KEY", "bench-blind-index-key-0123456789abcdef0123")
+    os.environ.update(
+        {
+            "DEBUG": "0",
+            "DJANGO_SETTINGS_MODULE": "config.settings",
+            "SECURE_COOKIES": "0",
+            "SECURE_SSL_REDIRECT": "0",
+        }
+    )
+    if not os.environ.get("DATABASE_URL", "").rsplit("/", 1)[-1].endswith("bench_draw"):
+        sys.exit("DATABASE_URL must name a PostgreSQL database whose name ends in 'bench_draw'")
+    import django
+
+    django.setup()
+    import logging
+
+    logging.basicConfig(level=logging.WARNING)
+    logging.getLogger("lottery.services_run").setLevel(logging.INFO)
+
+
+def _copy(cursor, table: str, columns: list[str], rows) -> None:
+    buffer = io.StringIO()
+    for row in rows:
+        buffer.write("\t".join("\\N" if v is None else str(v) for v in row) + "\n")
+    buffer.seek(0)
+    with cursor.cursor.copy(f"COPY {table} ({', '.join(columns)}) FROM STDIN") as copy:
+        while chunk := buffer.read(1 << 20):
+            copy.write(chunk)
+
+
+def _prepare(n_entries: int, n_slots: int) -> int:
+    from django.core.management import call_command
+    from django.db import connection
+    from django.utils import timezone
+
+    from accounts.crypto import encrypt
+    from accounts.models import Person
+    from booking.models import Entry, Prefecture, Procedure, Site, Slot, Window
+    from lottery import services
+    from lottery.models import BeaconMode
+
+    with connection.cursor() as cursor:
+        cursor.execute("DROP SCHEMA public CASCADE; CREATE SCHEMA public;")
+    call_command("migrate", verbosity=0)
+    now = timezone.now()
+    prefecture = Prefecture.objects.create(code="BENCH", name="Bench")
+    sites = [
+        Site.objects.create(prefecture=prefecture, code=f"SITE{i}", name=f"S{i}") for i in range(4)
+    ]
+    procedures = [
+        Procedure.objects.create(prefecture=prefecture, code=c, name=c)
+        for c in ("RENEWAL", "FIRST")
+    ]
+    window = Window.objects.create(
+        prefecture=prefecture,
+        code="BENCH-1",
+        title="Bench",
+        opens_at=now - timedelta(days=3),
+        closes_at=now - timedelta(days=2),
+        freeze_at=now - timedelta(days=2),
+        reveal_deadline=now - timedelta(days=1),
+        state="open",
+    )
+    window.procedures.set(procedures)
+    services.announce_draw(window_id=window.pk, beacon_mode=BeaconMode.NONE)
+    token = encrypt("bench")
+    with connection.cursor() as cursor:
+        cursor.execute("SET statement_timeout = 0")
+    stamp = now.isoformat()
+    with connection.cursor() as cursor:
+        _copy(
+            cursor,
+            Person._meta.db_table,
+            [
+                "kind",
+                "identity_hash",
+                "likeness_hash",
+                "identifier",
+                "given_names",
+                "family_name",
+                "birth_date",
+                "nationality",
+                "created_at",
+            ],
+            (
+                (
+                    "foreign_number",
+                    secrets.token_hex(32),
+                    "x",
+                    token,
+                    token,
+                    token,
+                    token,
+                    "ZZ",
+                    stamp,
+                )
+                for _ in range(n_entries)
+            ),
+        )
+        cursor.execute(f"SELECT min(id) FROM {Person._meta.db_table}")  # noqa: S608
+        first_person = cursor.fetchone()[0]
+        weekdays = ["", "", "", "3", "15", "67"]
+        _copy(
+            cursor,
+            Entry._meta.db_table,
+            [
+                "window_id",
+                "procedure_id",
+                "person_id",
+                "entry_id",
+                "tier",
+                "weight",
+                "excluded_weekdays",
+                "urgent_approved",
+                "channel",
+                "status",
+                "created_at",
+            ],
+            (
+                (
+                    window.pk,
+                    procedures[i % 2].pk,
+                    first_person + i,
+                    secrets.token_hex(16),
+                    1,
+                    1,
+                    weekdays[i % len(weekdays)],
+                    "t" if i % 50 == 0 else "f",
+                    "web",
+                    "registered",
+                    (now - timedelta(days=3, seconds=-i % 86400)).isoformat(),
+                )
+                for i in range(n_entries)
+            ),
+        )
+        start = window.reveal_deadline + timedelta(days=7)
+        _copy(
+            cursor,
+            Slot._meta.db_table,
+            ["window_id", "site_id", "procedure_id", "code", "starts_at"],
+            (
+                (
+                    window.pk,
+                    sites[i % 4].pk,
+                    procedures[(i // 4) % 2].pk,
+                    f"S{i:07d}",
+                    (start + timedelta(minutes=15 * (i // 8))).isoformat(),
+                )
+                for i in range(n_slots)
+            ),
+        )
+        cursor.execute("ANALYZE")
+    return window.pk
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--entries", type=int, default=1_000_000)
+    parser.add_argument("--slots", type=int, default=100_000)
+    args = parser.parse_args()
+    _setup()
+    from booking.services import tick_windows
+    from lottery import clock, services
+    from lottery.fairdraw import canonical, engine
+    from lottery.models import Draw
+    from lottery.services_run import compute_draw_seed, run_draw
+
+    t = time.perf_counter()
+    window_id = _prepare(args.entries, args.slots)
+    print(
+        f"setup (COPY {args.entries} entries, {args.slots} slots): {time.perf_counter() - t:.1f} s"
+    )
+    tick_windows()
+    window = Draw.objects.get(window_id=window_id).window
+    t = time.perf_counter()
+    with clock.at(window.freeze_at + timedelta(minutes=1)):
+        services.freeze_draw(window_id=window_id)
+    freeze = time.perf_counter() - t
+    print(f"freeze: {freeze:.1f} s", flush=True)
+    with clock.at(window.freeze_at + timedelta(minutes=2)):
+        services.reveal_operator_secret(window_id=window_id)
+    draw = Draw.objects.select_related("window").get(window_id=window_id)
+    t = time.perf_counter()
+    entries = canonical.parse_entries(bytes(draw.entries_csv))
+    slots = canonical.parse_slots(bytes(draw.slots_csv))
+    parse = time.perf_counter() - t
+    t = time.perf_counter()
+    rows = engine.draw(entries, slots, compute_draw_seed(draw))
+    engine_time = time.perf_counter() - t
+    t = time.perf_counter()
+    outcome = run_draw(window_id=window_id)
+    run = time.perf_counter() - t
+    draw.refresh_from_db()
+    print(f"freeze (query, tiers/weights, write entries.csv/slots.csv): {freeze:.1f} s")
+    print(
+        f"run_draw (parse, seed, engine, checks, COPY results, ranks, appointments): {run:.1f} s"
+        f" -> {outcome}, {sum(r.slot_id is not None for r in rows)} offers"
+    )
+    print(
+        f"  of which the engine alone, same bytes: parse {parse:.1f} s + draw {engine_time:.1f} s"
+    )
+    print(f"freeze + draw end to end: {freeze + run:.1f} s (target 30 s)")
+    print(f"results digest {draw.results_digest}")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,187 @@
+"""Draw API for parties and supervisors: commit, reveal, paste a beacon round, review.
+
+Staff only, logged in with a verified second factor; the services check the role and the
+prefecture. Serializers validate shape only; services decide.
+"""
+
+from django.http import Http404
+from django.shortcuts import get_object_or_404
+from django.utils.translation import gettext_lazy as _
+from drf_spectacular.utils import extend_schema
+from rest_framework import serializers, status
+from rest_framework.authentication import SessionAuthentication
+from rest_framework.permissions import BasePermission, IsAuthenticated
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from booking.models import Appointment
+from booking.views import APPLICANT_KEY
+from config.errors import DomainError
+from lottery import kit, services, services_offers
+from lottery.models import BeaconSource, Draw
+from lottery.views import _draw
+
+
+class IsVerifiedStaff(BasePermission):
+    def has_permission(self, request, view):
+        user = request.user
+        return bool(user and user.is_authenticated and user.is_verified())
+
+
+class PartyInput(serializers.Serializer):
+    party_id = serializers.CharField(max_length=32)
+    commitment = serializers.CharField(max_length=64, min_length=64)
+
+
+class RevealInput(serializers.Serializer):
+    party_id = serializers.CharField(max_length=32)
+    secret = serializers.CharField(max_length=64, min_length=64)
+
+
+class BeaconInput(serializers.Serializer):
+    round = serializers.IntegerField(min_value=1)
+    signature = serializers.CharField(max_length=96, min_length=96)
+    randomness = serializers.CharField(max_length=64, min_length=64, required=False)
+
+
+class ReviewInput(serializers.Serializer):
+    approve = serializers.BooleanField()
+    note = serializers.CharField(max_length=2000)
+
+
+class DrawAPIView(APIView):
+    permission_classes = [IsVerifiedStaff]
+    serializer = None
+
+    def post(self, request, code: str):
+        data = self.serializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        window_id = _draw(code).window_id
+        self.act(window_id, request.user, data.validated_data)
+        return Response({"status": "ok"}, status=status.HTTP_200_OK)
+
+
+class PartyCreate(DrawAPIView):
+    serializer = PartyInput
+
+    @extend_schema(request=PartyInput)
+    def post(self, request, code):
+        return super().post(request, code)
+
+    def act(self, window_id, user, data):
+        services.register_party(window_id=window_id, actor=user, **data)
+
+
+class RevealCreate(DrawAPIView):
+    serializer = RevealInput
+
+    @extend_schema(request=RevealInput)
+    def post(self, request, code):
+        return super().post(request, code)
+
+    def act(self, window_id, user, data):
+        services.reveal_secret(window_id=window_id, actor=user, **data)
+
+
+class BeaconPaste(DrawAPIView):
+    """A supervisor pastes round R's JSON when the machine has no internet (verified)."""
+
+    serializer = BeaconInput
+
+    @extend_schema(request=BeaconInput)
+    def post(self, request, code):
+        return super().post(request, code)
+
+    def act(self, window_id, user, data):
+        if data["round"] != Draw.objects.get(window_id=window_id).beacon_round:
+            raise DomainError("beacon_round", _("This is not the announced round."))
+        services.record_beacon(
+            window_id=window_id,
+            signature=data["signature"],
+            randomness=data.get("randomness"),
+            source=BeaconSource.PASTE,
+            actor=user,
+        )
+
+
+class ReviewCreate(DrawAPIView):
+    serializer = ReviewInput
+
+    @extend_schema(request=ReviewInput)
+    def post(self, request, code):
+        return super().post(request, code)
+
+    def act(self, window_id, user, data):
+        services.review_draw(window_id=window_id, actor=user, **data)
+
+
+class DrawRecord(APIView):
+    """The public record: announcement and, when published so far, freeze digests, reveals,
+    beacon, seed and results digest (the files themselves are on the public page)."""
+
+    authentication_classes = []
+    permission_classes = []
+
+    def get(self, request, code: str):
+        draw = _draw(code)
+        return Response(
+            {
+                "state": draw.state,
+                "announcement": kit.announcement(draw),
+                "entries_digest": draw.entries_digest or None,
+                "slots_digest": draw.slots_digest or None,
+                "frozen_at": kit.utc(draw.frozen_at),
+                "seed": draw.seed or None,
+                "results_digest": draw.results_digest or None,
+                "checks": draw.checks or None,
+            }
+        )
+
+
+# --- Applicants: answer an offer, cancel an appointment ---------------------------------------
+
+
+class _Applicant:
+    """The applicant logged in by one-time code (booking's session), as a DRF user."""
+
+    is_authenticated = True
+
+    def __init__(self, contact_id: int):
+        self.contact_id = contact_id
+
+
+class ApplicantSession(SessionAuthentication):
+    """booking's applicant session, with DRF's CSRF check (the session is a cookie)."""
+
+    def authenticate(self, request):
+        contact_id = request._request.session.get(APPLICANT_KEY)
+        if not contact_id:
+            return None
+        self.enforce_csrf(request)
+        return _Applicant(contact_id), None
+
+
+class AppointmentAction(APIView):
+    authentication_classes = [ApplicantSession, SessionAuthentication]
+    permission_classes = [IsAuthenticated]
+    actions = {
+        "accept": services_offers.accept_offer,
+        "decline": services_offers.decline_offer,
+        "cancel": services_offers.cancel_appointment,
+    }
+
+    @extend_schema(request=None)
+    def post(self, request, pk: int, action: str):
+        if action not in self.actions:
+            raise Http404
+        appointment = get_object_or_404(Appointment, pk=pk, entry__contact_id=_contact_id(request))
+        self.actions[action](appointment_id=appointment.pk)
+        appointment.refresh_from_db()
+        return Response({"appointment": appointment.pk, "state": appointment.state})
+
+
+def _contact_id(request) -> int | None:
+    """The applicant's contact: booking's session key, or (accounts being moved to one Django
+    user per contact) the logged-in user's contact."""
+    user = request.user
+    return getattr(user, "contact_id", None) or getattr(getattr(user, "contact", None), "pk", None)

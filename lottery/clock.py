@@ -1,0 +1,28 @@
+"""The draw's clock: `now()` is the real time, except inside `at(moment)`.
+
+Draw timestamps are published and replayed (a reveal counts only between the freeze and the
+deadline), so they are taken once, truncated to the second, from this one function. `at()`
+exists for the demo command, which walks a past window through its timeline, and for tests.
+"""
+
+import contextlib
+import contextvars
+from datetime import datetime
+
+from django.utils import timezone
+
+_fixed: contextvars.ContextVar[datetime | None] = contextvars.ContextVar("draw_now", default=None)
+
+
+def now() -> datetime:
+    moment = _fixed.get() or timezone.now()
+    return moment.replace(microsecond=0)
+
+
+@contextlib.contextmanager
+def at(moment: datetime):
+    token = _fixed.set(moment)
+    try:
+        yield
+    finally:
+        _fixed.reset(token)

@@ -1,0 +1,125 @@
+"""The replay kit of FAIRDRAW-1 section 13, built from a Draw record, and served as a .zip.
+
+Every file is a pure function of the stored record (same record, same bytes, same zip), so a
+kit downloaded twice is identical. `verify_kit` runs the engine's own replay in process; the
+auditor's tool is `python -m lottery.fairdraw replay DIR`, which needs nothing of Django.
+"""
+
+import io
+import json
+import zipfile
+
+from lottery import beacon
+from lottery.fairdraw.kit import replay_files
+from lottery.models import BeaconMode, BeaconSource, Draw, DrawState
+
+SOFTWARE = "fairslot lottery (FAIRDRAW-1)"
+
+
+def utc(moment) -> str | None:
+    if moment is None:
+        return None
+    return moment.astimezone(beacon.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def _json(data) -> bytes:
+    return (json.dumps(data, indent=2, sort_keys=True, ensure_ascii=True) + "\n").encode("ascii")
+
+
+def announcement(draw: Draw) -> dict:
+    from lottery.services import entry_rules
+
+    window = draw.window
+    beacon_info = None
+    if draw.beacon_mode == BeaconMode.QUICKNET:
+        beacon_info = {
+            "chain_hash": beacon.CHAIN_HASH,
+            "public_key": beacon.PUBLIC_KEY,
+            "scheme": beacon.SCHEME,
+            "round": draw.beacon_round,
+            "round_time": utc(beacon.round_time(draw.beacon_round)),
+            "fallback": "if round R cannot be obtained within 7 days after its scheduled time, "
+            "chain_hash = empty, R = 0, beacon_randomness = empty (FAIRDRAW-1 section 5)",
+        }
+    return {
+        "spec": "FAIRDRAW-1",
+        "draw_id": window.code,
+        "announced_at": utc(draw.announced_at),
+        "parties": [
+            {"party_id": p.party_id, "commitment": p.commitment, "operator": p.is_operator}
+            for p in draw.parties.order_by("party_id")
+        ],
+        "beacon": beacon_info,
+        "schedule": {
+            "registration_opens": utc(window.opens_at),
+            "registration_closes": utc(window.closes_at),
+            "freeze": utc(window.freeze_at),
+            "reveal_deadline": utc(window.reveal_deadline),
+        },
+        "rules": entry_rules(window),
+        "offers": {
+            "offer_hours": window.offer_hours,
+            "cancel_cutoff_hours": window.cancel_cutoff_hours,
+        },
+        "software": SOFTWARE,
+    }
+
+
+def kit_files(draw: Draw, *, unpublished: bool = False) -> dict[str, bytes]:
+    """The files published so far for this draw, by name. Results (and events.log) appear
+    once the draw is published, unless `unpublished` (the service's own checks, a review)."""
+    files = {"announcement.json": _json(announcement(draw))}
+    if draw.frozen_at is None:
+        return files
+    files["entries.csv"] = bytes(draw.entries_csv)
+    files["slots.csv"] = bytes(draw.slots_csv)
+    files["freeze.json"] = _json(
+        {
+            "entries_digest": draw.entries_digest,
+            "slots_digest": draw.slots_digest,
+            "published_at": utc(draw.frozen_at),
+        }
+    )
+    files["reveals.json"] = _json(
+        {
+            p.party_id: {"secret": p.secret or None, "revealed_at": utc(p.revealed_at)}
+            for p in draw.parties.order_by("party_id")
+        }
+    )
+    if draw.results_csv is None or not (unpublished or draw.state == DrawState.PUBLISHED):
+        return files
+    if draw.beacon_source in (BeaconSource.RELAY, BeaconSource.PASTE):
+        files["beacon.json"] = _json(
+            {
+                "round": draw.beacon_round,
+                "signature": draw.beacon_signature,
+                "randomness": draw.beacon_randomness,
+            }
+        )
+    files["results.csv"] = bytes(draw.results_csv)
+    lines = list(draw.events.order_by("seq").values_list("line", flat=True))
+    if lines:
+        files["events.log"] = ("\n".join(lines) + "\n").encode("ascii")
+    return files
+
+
+def kit_zip(draw: Draw) -> bytes:
+    """The kit as a zip holding one folder named after the draw_id (fixed timestamps)."""
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as archive:
+        for name, data in sorted(kit_files(draw).items()):
+            info = zipfile.ZipInfo(f"{draw.window.code}/{name}", date_time=(1980, 1, 1, 0, 0, 0))
+            info.compress_type = zipfile.ZIP_DEFLATED
+            info.external_attr = 0o644 << 16
+            archive.writestr(info, data)
+    return buffer.getvalue()
+
+
+def verify_kit(files: dict[str, bytes]) -> list[str]:
+    """Run the engine's replay (auditor steps 1-4 and 6) on kit files; return its report lines,
+    or raise ValueError naming the first failed check."""
+    checks = replay_files(files)
+    failed = [check for check in checks if not check.ok]
+    if failed:
+        raise ValueError(str(failed[0]))
+    return [str(check) for check in checks]

@@ -1,0 +1,446 @@
+"""The draw's timeline as business operations: announce, commit, freeze, reveal, beacon, review,
+publish (FAIRDRAW-1 section 11). The draw itself is in `services_run.py`.
+
+Each function is one transaction with its audit row, and each state change is claimed with a
+conditional UPDATE (`... WHERE state = expected`), so a repeat, or two workers at once, change
+the record once. Timestamps come from `lottery.clock` (see there why). Audit rows carry codes,
+digests and counts only, never anything about a person.
+"""
+
+import logging
+import secrets
+from collections import Counter
+from datetime import timedelta
+from zoneinfo import ZoneInfo
+
+from django.db import connection, transaction
+from django.db.models import Exists, OuterRef
+from django.utils.translation import gettext_lazy as _
+
+from accounts import audit
+from accounts.models import Role
+from booking.models import Appointment, Entry, EntryStatus, Slot, Window, WindowState
+from config.errors import Conflict, DomainError
+from lottery import beacon, clock
+from lottery.fairdraw import canonical, crypto
+from lottery.models import BeaconMode, BeaconSource, Draw, DrawParty, DrawState, OperatorSecret
+
+logger = logging.getLogger(__name__)
+
+PARIS = ZoneInfo("Europe/Paris")
+MAX_CARRY_BONUS = 3
+BATCH_TIMEOUT_S = 600
+UNANNOUNCEABLE = [WindowState.CLOSED, WindowState.DRAWN, WindowState.PUBLISHED]
+
+
+def _audit(action: str, draw: Draw, actor=None, **data) -> None:
+    audit.record(
+        action,
+        actor=actor,
+        target=draw,
+        prefecture_id=draw.window.prefecture_id,
+        code=draw.window.code,
+        **data,
+    )
+
+
+def batch_statement_timeout() -> None:
+    """The draw is a batch job: on PostgreSQL, lift the web-request statement timeout for this
+    transaction only (SET LOCAL ends with it)."""
+    if connection.vendor == "postgresql":
+        with connection.cursor() as cursor:
+            cursor.execute("SET LOCAL statement_timeout = %s", [f"{BATCH_TIMEOUT_S}s"])
+
+
+def _locked_draw(window_id: int) -> Draw:
+    draw = (
+        Draw.objects.select_for_update(of=("self",))
+        .select_related("window")
+        .filter(window_id=window_id)
+    )
+    found = draw.first()
+    if found is None:
+        raise Conflict("draw_not_announced", _("This window has no announced draw."))
+    return found
+
+
+# --- T0 announcement ---------------------------------------------------------------------------
+
+
+def announce_draw(*, window_id: int, beacon_mode: str = BeaconMode.QUICKNET, actor=None) -> bool:
+    """Create the draw record of a window before it closes: the operator's secret (CSPRNG) and
+    its commitment, and the beacon round R fixed by the reveal deadline. Returns whether this
+    call announced it (False if it already was)."""
+    with transaction.atomic(durable=True):
+        window = Window.objects.select_for_update().get(pk=window_id)
+        if Draw.objects.filter(window=window).exists():
+            return False
+        if window.state in UNANNOUNCEABLE:
+            raise Conflict("window_closed", _("A draw must be announced before the window closes."))
+        now = clock.now()
+        round_number = beacon.round_for(window.reveal_deadline)
+        draw = Draw.objects.create(
+            window=window,
+            announced_at=now,
+            beacon_mode=beacon_mode,
+            beacon_round=round_number if beacon_mode == BeaconMode.QUICKNET else None,
+        )
+        secret = secrets.token_bytes(32)
+        party = DrawParty.objects.create(
+            draw=draw,
+            party_id=window.prefecture.code,
+            commitment=crypto.commitment(window.code, window.prefecture.code, secret).hex(),
+            is_operator=True,
+            committed_at=now,
+        )
+        OperatorSecret.objects.create(party=party, secret=secret.hex())
+        _audit("draw.announced", draw, actor, commitment=party.commitment, round=draw.beacon_round)
+    return True
+
+
+def register_party(*, window_id: int, party_id: str, commitment: str, actor) -> DrawParty:
+    """An auditor of the window's prefecture adds a party with its commitment, before the close."""
+    party_id, commitment = party_id.strip().upper(), commitment.strip().lower()
+    if not canonical.CODE_RE.fullmatch(party_id):
+        raise DomainError("party_id_invalid", _("A party id is 1 to 32 of A-Z, 0-9 and _."))
+    if not _is_hex(commitment, 32):
+        raise DomainError("commitment_invalid", _("A commitment is 64 hexadecimal characters."))
+    with transaction.atomic(durable=True):
+        draw = _locked_draw(window_id)
+        if actor.role != Role.AUDITOR or actor.prefecture_id != draw.window.prefecture_id:
+            raise DomainError(
+                "forbidden", _("Only an auditor of this prefecture can do this."), http_status=403
+            )
+        if draw.state != DrawState.ANNOUNCED or draw.window.state in UNANNOUNCEABLE:
+            raise Conflict("parties_closed", _("Parties can join only before the window closes."))
+        if draw.parties.filter(party_id=party_id).exists():
+            raise Conflict("party_exists", _("This party id is already taken in this draw."))
+        party = DrawParty.objects.create(
+            draw=draw,
+            party_id=party_id,
+            commitment=commitment,
+            registered_by=actor,
+            committed_at=clock.now(),
+        )
+        _audit("draw.party_registered", draw, actor, party_id=party_id, commitment=commitment)
+    return party
+
+
+def _is_hex(value: str, size: int) -> bool:
+    try:
+        return len(bytes.fromhex(value)) == size and value == value.lower()
+    except ValueError:
+        return False
+
+
+# --- T2 freeze ---------------------------------------------------------------------------------
+
+
+def freeze_draw(*, window_id: int, actor=None) -> bool:
+    """At the close: write entries.csv and slots.csv from the database, with tiers and weights
+    by the published rules, store their bytes and digests. Returns whether this call froze."""
+    with transaction.atomic(durable=True):
+        batch_statement_timeout()
+        draw = _locked_draw(window_id)
+        window, now = draw.window, clock.now()
+        if draw.state != DrawState.ANNOUNCED:
+            return False
+        if window.state != WindowState.CLOSED or window.freeze_at > now:
+            raise Conflict(
+                "not_due", _("The window is not closed or its freeze time has not come.")
+            )
+        entries = _frozen_entries(window)
+        entries_bytes = canonical.entries_csv(entries)
+        slots = _frozen_slots(window)
+        slots_bytes = canonical.slots_csv(slots)
+        counts = _counts(entries, slots)
+        claimed = Draw.objects.filter(pk=draw.pk, state=DrawState.ANNOUNCED).update(
+            state=DrawState.FROZEN,
+            frozen_at=now,
+            entries_csv=entries_bytes,
+            slots_csv=slots_bytes,
+            entries_digest=crypto.file_digest(entries_bytes).hex(),
+            slots_digest=crypto.file_digest(slots_bytes).hex(),
+            counts=counts,
+        )
+        if not claimed:
+            return False
+        draw.refresh_from_db()
+        _audit(
+            "draw.frozen",
+            draw,
+            actor,
+            entries_digest=draw.entries_digest,
+            slots_digest=draw.slots_digest,
+            entries=len(entries),
+            slots=counts["slots"],
+        )
+    return True
+
+
+def entry_rules(window: Window) -> dict:
+    """The published tier and weight rules of a window (also in announcement.json)."""
+    return {
+        "tier": f"0 if urgency was approved by a supervisor or the permit expires on or before "
+        f"the close date + {window.urgency_days} days (Europe/Paris); 1 otherwise",
+        "weight": "1 + min(3, n), n = consecutive earlier draws of the same procedure entered "
+        "without receiving any offer (an offer declined, lapsed or not attended resets n)",
+    }
+
+
+def _frozen_entries(window: Window) -> list[canonical.Entry]:
+    """The registered entries with their tier and weight, which are also written back to the
+    rows that differ (the rows then say what the published file says)."""
+    urgent_until = window.closes_at.astimezone(PARIS).date() + timedelta(days=window.urgency_days)
+    had_offer = Appointment.objects.filter(entry_id=OuterRef("carried_from_id"))
+    rows = (
+        Entry.objects.filter(window=window, status=EntryStatus.REGISTERED)
+        .annotate(prev_offered=Exists(had_offer))
+        .values_list(
+            "pk", "entry_id", "procedure__code", "procedure_id", "excluded_weekdays",
+            "permit_expires_on", "urgent_approved", "carried_from__procedure_id",
+            "carried_from__status", "carried_from__weight", "prev_offered", "tier", "weight",
+        )
+    )  # fmt: skip
+    sites: dict[int, list[str]] = {}
+    through = Entry.sites.through.objects.filter(entry__window=window)
+    for entry_pk, site_code in through.values_list("entry_id", "site__code"):
+        sites.setdefault(entry_pk, []).append(site_code)
+    entries, updates = [], {}
+    for pk, entry_id, proc, proc_id, days, expires, urgent, *prev, old_tier, old_weight in rows:
+        tier = 0 if urgent or (expires is not None and expires <= urgent_until) else 1
+        weight = _weight(proc_id, *prev)
+        if (tier, weight) != (old_tier, old_weight):
+            updates.setdefault((tier, weight), []).append(pk)
+        days = tuple(int(d) for d in days)
+        entries.append(
+            canonical.Entry(entry_id, tier, weight, proc, tuple(sites.get(pk, ())), days)
+        )
+    for (tier, weight), pks in updates.items():
+        for start in range(0, len(pks), 5000):
+            Entry.objects.filter(pk__in=pks[start : start + 5000]).update(tier=tier, weight=weight)
+    return entries
+
+
+def _weight(procedure_id, prev_procedure_id, prev_status, prev_weight, prev_offered) -> int:
+    """1 + min(3, n). The previous entry's own n was its weight - 1, so if it ended without
+    any offer n is now min(3, its weight): one join, no walk down the carried_from chain."""
+    carried = (
+        prev_procedure_id == procedure_id and prev_status in CARRY_STATUSES and not prev_offered
+    )
+    return 1 + min(MAX_CARRY_BONUS, prev_weight) if carried else 1
+
+
+# A previous entry "got no slot" if it ended on the waiting list or was carried on.
+CARRY_STATUSES = [EntryStatus.CARRIED, EntryStatus.WAITING]
+
+
+def _frozen_slots(window: Window) -> list[canonical.Slot]:
+    slots = []
+    for code, site, procedure, starts_at in Slot.objects.filter(window=window).values_list(
+        "code", "site__code", "procedure__code", "starts_at"
+    ):
+        local = starts_at.astimezone(PARIS)
+        slots.append(canonical.Slot(code, site, procedure, local.date(), local.time()))
+    return slots
+
+
+def _counts(entries: list[canonical.Entry], slots: list[canonical.Slot]) -> dict:
+    """Counts published at the freeze: entries by procedure, tier and weight; slots."""
+    by = Counter((entry.procedure, entry.tier, entry.weight) for entry in entries)
+    rows = [
+        {"procedure": p, "tier": t, "weight": w, "entries": n}
+        for (p, t, w), n in sorted(by.items())
+    ]
+    per_procedure = Counter(slot.procedure for slot in slots)
+    return {
+        "entries": len(entries),
+        "slots": len(slots),
+        "groups": rows,
+        "slots_by_procedure": dict(sorted(per_procedure.items())),
+    }
+
+
+# --- T3 reveals --------------------------------------------------------------------------------
+
+
+def reveal_secret(*, window_id: int, party_id: str, secret: str, actor=None) -> None:
+    """A party reveals its secret. Only a reveal after the freeze and by the deadline that
+    recomputes the commitment counts; any other is refused (and logged), and the party stays
+    absent from the seed unless it reveals validly in time (section 4)."""
+    refusal = None
+    with transaction.atomic(durable=True):
+        draw = _locked_draw(window_id)
+        party = draw.parties.filter(party_id=party_id.strip().upper()).first()
+        now = clock.now()
+        if party is None:
+            raise DomainError(
+                "party_unknown", _("This party is not in this draw."), http_status=404
+            )
+        if actor is not None and not party.is_operator and actor.pk != party.registered_by_id:
+            raise DomainError(
+                "forbidden",
+                _("Only the account that registered this party can reveal its secret."),
+                http_status=403,
+            )
+        if party.revealed_at is not None:
+            return
+        refusal = _reveal_refusal(draw, party, secret, now)
+        if refusal is None:
+            DrawParty.objects.filter(pk=party.pk, revealed_at__isnull=True).update(
+                secret=secret.strip().lower(), revealed_at=now
+            )
+            _audit("draw.revealed", draw, actor, party_id=party.party_id)
+        else:
+            _audit("draw.reveal_refused", draw, actor, party_id=party.party_id, reason=refusal[0])
+    if refusal is not None:
+        raise Conflict(*refusal)
+
+
+def _reveal_refusal(draw: Draw, party: DrawParty, secret: str, now):
+    if draw.state != DrawState.FROZEN:
+        return "reveal_not_open", _("Reveals are accepted only after the freeze.")
+    if now > draw.window.reveal_deadline:
+        return "reveal_late", _("The reveal deadline has passed: this party counts as absent.")
+    secret = secret.strip().lower()
+    if not _is_hex(secret, 32) or not crypto.reveal_matches(
+        draw.window.code, party.party_id, bytes.fromhex(secret), bytes.fromhex(party.commitment)
+    ):
+        return "reveal_mismatch", _("This secret does not match the commitment.")
+    return None
+
+
+def reveal_operator_secret(*, window_id: int) -> bool:
+    """The operator reveals its own secret (the tick does this right after the freeze)."""
+    party = DrawParty.objects.get(draw__window_id=window_id, is_operator=True)
+    secret = OperatorSecret.objects.get(party=party).secret
+    reveal_secret(window_id=window_id, party_id=party.party_id, secret=secret)
+    return True
+
+
+# --- T4 beacon ---------------------------------------------------------------------------------
+
+
+def record_beacon(
+    *,
+    window_id: int,
+    signature: str,
+    randomness: str | None = None,
+    source: str = BeaconSource.PASTE,
+    actor=None,
+) -> None:
+    """Store round R after verifying its BLS signature; an unverified value is never stored.
+
+    `source` paste (a supervisor, offline) and relay (the fetch task) go through the same check.
+    """
+    with transaction.atomic(durable=True):
+        draw = _locked_draw(window_id)
+        if source == BeaconSource.PASTE and (
+            actor is None
+            or actor.role != Role.SUPERVISOR
+            or actor.prefecture_id != draw.window.prefecture_id
+        ):
+            raise DomainError(
+                "forbidden", _("Only a supervisor of this prefecture can do this."), http_status=403
+            )
+        if draw.beacon_mode != BeaconMode.QUICKNET or draw.beacon_source:
+            return
+        try:
+            verified = beacon.verify(draw.beacon_round, signature.strip().lower(), randomness)
+        except beacon.BeaconError as error:
+            raise DomainError(
+                "beacon_invalid", _("This beacon value does not verify for the announced round.")
+            ) from error
+        Draw.objects.filter(pk=draw.pk, beacon_source="").update(
+            beacon_signature=signature.strip().lower(),
+            beacon_randomness=verified,
+            beacon_source=source,
+            beacon_recorded_at=clock.now(),
+        )
+        _audit(
+            "draw.beacon", draw, actor, round=draw.beacon_round, source=source, randomness=verified
+        )
+
+
+def fetch_beacon(*, window_id: int) -> bool:
+    """Fetch and record round R (relays, verified); after 7 days apply the section 5 fallback.
+    Returns whether the beacon question is settled."""
+    draw = Draw.objects.select_related("window").get(window_id=window_id)
+    if draw.beacon_mode != BeaconMode.QUICKNET or draw.beacon_source:
+        return True
+    due = beacon.round_time(draw.beacon_round)
+    if clock.now() < due:
+        return False
+    try:
+        value = beacon.fetch(draw.beacon_round)
+    except beacon.BeaconError:
+        if clock.now() >= due + beacon.FALLBACK_AFTER:
+            _apply_fallback(window_id)
+            return True
+        return False
+    record_beacon(
+        window_id=window_id,
+        signature=value["signature"],
+        randomness=value["randomness"],
+        source=BeaconSource.RELAY,
+    )
+    return True
+
+
+def _apply_fallback(window_id: int) -> None:
+    with transaction.atomic(durable=True):
+        draw = _locked_draw(window_id)
+        changed = Draw.objects.filter(pk=draw.pk, beacon_source="").update(
+            beacon_source=BeaconSource.FALLBACK, beacon_recorded_at=clock.now()
+        )
+        if changed:
+            _audit("draw.beacon_fallback", draw, round=draw.beacon_round)
+
+
+def beacon_ready(draw: Draw) -> bool:
+    return draw.beacon_mode == BeaconMode.NONE or bool(draw.beacon_source)
+
+
+# --- T5 review and publication -----------------------------------------------------------------
+
+
+def review_draw(*, window_id: int, actor, approve: bool, note: str) -> None:
+    """A supervisor reviews a draw held by failed checks; approval lets it be published."""
+    with transaction.atomic(durable=True):
+        draw = _locked_draw(window_id)
+        if actor.role != Role.SUPERVISOR or actor.prefecture_id != draw.window.prefecture_id:
+            raise DomainError(
+                "forbidden", _("Only a supervisor of this prefecture can do this."), http_status=403
+            )
+        if draw.state != DrawState.HELD:
+            raise Conflict("not_held", _("This draw is not waiting for a review."))
+        Draw.objects.filter(pk=draw.pk, state=DrawState.HELD).update(
+            state=DrawState.DRAWN if approve else DrawState.HELD,
+            reviewed_by=actor,
+            reviewed_at=clock.now(),
+            review_note=note,
+        )
+        _audit("draw.reviewed", draw, actor, approved=approve)
+
+
+def publish_draw(*, window_id: int, actor=None) -> bool:
+    """Drawn → published, with the window. Returns whether this call published."""
+    with transaction.atomic(durable=True):
+        draw = _locked_draw(window_id)
+        changed = Draw.objects.filter(pk=draw.pk, state=DrawState.DRAWN).update(
+            state=DrawState.PUBLISHED, published_at=clock.now()
+        )
+        if not changed:
+            return False
+        # booking has no mark_window_published yet: the same conditional UPDATE, done here.
+        Window.objects.filter(pk=window_id, state=WindowState.DRAWN).update(
+            state=WindowState.PUBLISHED, state_changed_at=clock.now()
+        )
+        _audit("draw.published", draw, actor, results_digest=draw.results_digest)
+        audit.record(
+            "window.published",
+            actor=actor,
+            target=draw.window,
+            prefecture_id=draw.window.prefecture_id,
+        )
+    return True

@@ -1,0 +1,29 @@
+"""Thin Celery tasks: they take ids and call services. Correctness rests on the services'
+database claims, never on exactly-once delivery, hence acks_late."""
+
+import logging
+
+from celery import shared_task
+
+from lottery import services_tick
+from lottery.models import Draw
+from lottery.services_run import run_draw
+
+logger = logging.getLogger(__name__)
+
+
+@shared_task(acks_late=True)
+def task_tick_draws() -> dict:
+    """Advance every draw whose time has come; enqueue the draws that are due."""
+    done = services_tick.tick_draws()
+    for window_id in done.pop("due", []):
+        task_run_draw.delay(window_id)
+    return done
+
+
+@shared_task(acks_late=True, reject_on_worker_lost=True)
+def task_run_draw(window_id: int) -> str | None:
+    if not Draw.objects.filter(window_id=window_id).exists():
+        logger.warning("task_run_draw: window %s has no draw", window_id)
+        return None
+    return run_draw(window_id=window_id)

@@ -1,0 +1,72 @@
+"""Public draw pages: no login, no JavaScript, nothing that identifies a person (entries appear
+by their random entry_id only). The operator's secret is never read here."""
+
+from django.core.paginator import Paginator
+from django.http import Http404, HttpResponse
+from django.shortcuts import get_object_or_404, render
+
+from lottery import beacon, kit
+from lottery.models import BeaconMode, BeaconSource, Draw, DrawState
+
+RESULTS_PER_PAGE = 100
+PUBLIC_FILES = {
+    "announcement.json": "application/json",
+    "freeze.json": "application/json",
+    "reveals.json": "application/json",
+    "beacon.json": "application/json",
+    "entries.csv": "text/csv",
+    "slots.csv": "text/csv",
+    "results.csv": "text/csv",
+    "events.log": "text/plain",
+}
+
+
+def _draw(code: str) -> Draw:
+    return get_object_or_404(Draw.objects.select_related("window__prefecture"), window__code=code)
+
+
+def draw_list(request):
+    draws = Draw.objects.select_related("window__prefecture").order_by("-window__closes_at")
+    return render(request, "lottery/draw_list.html", {"draws": draws[:100]})
+
+
+def draw_detail(request, code: str):
+    draw = _draw(code)
+    page = None
+    if draw.results_csv is not None and draw.state == DrawState.PUBLISHED:
+        lines = bytes(draw.results_csv).decode("ascii").splitlines()[1:]
+        page = Paginator(lines, RESULTS_PER_PAGE).get_page(request.GET.get("page"))
+        page.rows = [line.split(",") for line in page.object_list]
+    parties = list(draw.parties.order_by("party_id"))
+    return render(
+        request,
+        "lottery/draw_detail.html",
+        {
+            "title": draw.window.title,
+            "draw": draw,
+            "window": draw.window,
+            "parties": parties,
+            "absent": [p.party_id for p in parties if not p.revealed_at] if draw.drawn_at else [],
+            "beacon_time": beacon.round_time(draw.beacon_round) if draw.beacon_round else None,
+            "no_beacon": draw.beacon_mode == BeaconMode.NONE,
+            "fallback": draw.beacon_source == BeaconSource.FALLBACK,
+            "chain_hash": beacon.CHAIN_HASH,
+            "page": page,
+            "files": sorted(kit.kit_files(draw)),
+            "published": draw.state == DrawState.PUBLISHED,
+        },
+    )
+
+
+def draw_kit(request, code: str):
+    draw = _draw(code)
+    response = HttpResponse(kit.kit_zip(draw), content_type="application/zip")
+    response["Content-Disposition"] = f'attachment; filename="{draw.window.code}.zip"'
+    return response
+
+
+def draw_file(request, code: str, name: str):
+    files = kit.kit_files(_draw(code))
+    if name not in PUBLIC_FILES or name not in files:
+        raise Http404
+    return HttpResponse(files[name], content_type=f"{PUBLIC_FILES[name]}; charset=us-ascii")

@@ -1,0 +1,63 @@
+"""Carry-over of waiting entries into the next window, with fresh ids and more weight."""
+
+from datetime import timedelta
+
+import pytest
+from django.db.models import Max
+from django.utils import timezone
+
+from booking.models import Entry, EntryStatus, WindowState
+from booking.services import tick_windows
+from lottery import clock, services, services_carry
+from lottery.fairdraw import canonical
+from lottery.models import Draw
+from tests.factories import WindowFactory
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture
+def two_windows(timeline):
+    life = timeline(entries=12, slots=4)
+    life.run_all()
+    now = timezone.now()
+    nxt = WindowFactory(prefecture=life.window.prefecture, procedures=[life.procedure],
+                        opens_at=now - timedelta(days=1), closes_at=now - timedelta(hours=1),
+                        freeze_at=now - timedelta(hours=1), reveal_deadline=now + timedelta(days=1),
+                        state=WindowState.OPEN)  # fmt: skip
+    services.announce_draw(window_id=nxt.pk)
+    return life, nxt
+
+
+def _after_last_slot(life):
+    return life.window.slots.aggregate(last=Max("starts_at"))["last"]
+
+
+def test_waiting_entries_are_not_carried_while_reoffers_can_reach_them(two_windows):
+    life, nxt = two_windows
+
+    assert services_carry.carry_over(window_id=life.window_id) == 0
+    assert not nxt.entries.exists()
+
+
+def test_waiting_entries_move_with_fresh_ids_and_weight_two(two_windows):
+    life, nxt = two_windows
+    waiting = list(Entry.objects.filter(window=life.window, status=EntryStatus.WAITING))
+    withdrawn = waiting.pop()
+    Entry.objects.filter(pk=withdrawn.pk).update(status=EntryStatus.WITHDRAWN)
+
+    with clock.at(_after_last_slot(life)):
+        moved = services_carry.carry_over(window_id=life.window_id)
+        again = services_carry.carry_over(window_id=life.window_id)
+
+    carried = {e.carried_from_id: e for e in nxt.entries.all()}
+    assert (moved, again) == (len(waiting), 0)
+    assert set(carried) == {e.pk for e in waiting}
+    assert all(carried[e.pk].entry_id != e.entry_id for e in waiting)
+    assert all(carried[e.pk].person_id == e.person_id for e in waiting)
+    tick_windows()
+    with clock.at(nxt.freeze_at + timedelta(minutes=1)):
+        services.freeze_draw(window_id=nxt.pk)
+    frozen = canonical.parse_entries(bytes(Draw.objects.get(window=nxt).entries_csv))
+    assert {e.weight for e in frozen} == {2}
+    assert len(frozen) == len(waiting)

@@ -1,0 +1,158 @@
+"""The public page and the replay kit downloaded from it."""
+
+import io
+import subprocess
+import sys
+import zipfile
+from pathlib import Path
+
+import pytest
+from django.conf import settings
+from django.urls import reverse
+
+from lottery import kit
+from lottery.models import Draw
+from tests.lottery.conftest import assert_replays
+
+pytestmark = pytest.mark.django_db
+
+REPLAY_CLI = Path(settings.BASE_DIR) / "lottery" / "fairdraw" / "__main__.py"
+
+
+@pytest.fixture
+def published(timeline):
+    life = timeline(entries=30, slots=10)
+    life.run_all()
+    return life
+
+
+def _download_kit(client, life, tmp_path) -> Path:
+    response = client.get(reverse("draw-kit", args=[life.window.code]))
+    assert response.status_code == 200
+    assert response["Content-Type"] == "application/zip"
+    with zipfile.ZipFile(io.BytesIO(response.content)) as archive:
+        archive.extractall(tmp_path)
+    return tmp_path / life.window.code
+
+
+def test_public_page_shows_the_record_without_login(anonymous, published):
+    response = anonymous.get(reverse("draw-detail", args=[published.window.code]),
+                             headers={"accept-language": "en"})  # fmt: skip
+
+    draw = Draw.objects.get(window=published.window)
+    page = response.content.decode()
+    assert response.status_code == 200
+    for public in (
+        draw.seed,
+        draw.entries_digest,
+        draw.slots_digest,
+        draw.results_digest,
+        draw.parties.get().commitment,
+        draw.parties.get().secret,
+        "L311-3-1",
+        "python -m lottery.fairdraw replay",
+        published.entries[0].entry_id,
+    ):
+        assert public in page
+    assert "This draw uses no public beacon" in page
+
+
+def test_public_page_holds_nothing_that_identifies_a_person(anonymous, published):
+    page = anonymous.get(reverse("draw-detail", args=[published.window.code])).content.decode()
+
+    for entry in published.entries:
+        assert entry.person.family_name not in page
+        assert entry.person.identifier not in page
+    assert "Canary" not in page
+
+
+def test_public_page_paginates_results(anonymous, timeline):
+    life = timeline(entries=130, slots=5)
+    life.run_all()
+
+    second = anonymous.get(reverse("draw-detail", args=[life.window.code]), {"page": 2})
+
+    assert second.content.decode().count("<tr><td>1") >= 1
+    assert second.context["page"].number == 2
+    assert len(second.context["page"].rows) == 30
+    assert second.context["page"].rows[0][0] == "101"
+
+
+def test_announced_draw_page_shows_commitment_but_no_secret(anonymous, timeline):
+    life = timeline()
+    draw = Draw.objects.get(window=life.window)
+    from lottery.models import OperatorSecret
+
+    secret = OperatorSecret.objects.get(party__draw=draw).secret
+
+    page = anonymous.get(reverse("draw-detail", args=[life.window.code])).content.decode()
+
+    assert draw.parties.get().commitment in page
+    assert secret not in page
+    assert secret.encode() not in kit.kit_zip(draw)
+
+
+def test_downloaded_kit_replays_in_process(client, published, tmp_path):
+    folder = _download_kit(client, published, tmp_path)
+
+    files = {path.name: path.read_bytes() for path in folder.iterdir()}
+
+    assert sorted(files) == [
+        "announcement.json",
+        "entries.csv",
+        "freeze.json",
+        "results.csv",
+        "reveals.json",
+        "slots.csv",
+    ]
+    assert_replays(files)
+
+
+@pytest.mark.skipif(
+    not REPLAY_CLI.exists(),
+    reason="the engine's replay CLI (lottery/fairdraw/__main__.py) is not shipped",
+)
+def test_downloaded_kit_replays_with_the_fairdraw_cli(client, published, tmp_path):
+    folder = _download_kit(client, published, tmp_path)
+
+    replay = subprocess.run(
+        [sys.executable, "-m", "lottery.fairdraw", "replay", str(folder)],
+        cwd=settings.BASE_DIR,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+
+    assert replay.returncode == 0, replay.stdout + replay.stderr
+
+
+def test_kit_zip_is_identical_when_downloaded_twice(client, published):
+    url = reverse("draw-kit", args=[published.window.code])
+
+    assert client.get(url).content == client.get(url).content
+
+
+def test_single_file_download(anonymous, published):
+    response = anonymous.get(reverse("draw-file", args=[published.window.code, "results.csv"]))
+
+    assert response.content == bytes(Draw.objects.get(window=published.window).results_csv)
+    missing = anonymous.get(reverse("draw-file", args=[published.window.code, "secret.txt"]))
+    assert missing.status_code == 404
+
+
+def test_held_draw_shows_no_results_until_reviewed(anonymous, timeline, monkeypatch):
+    life = timeline()
+    monkeypatch.setattr(
+        "lottery.services_run.run_checks",
+        lambda rows, positions: {"passed": False, "spearman": {}, "groups": []},
+    )
+    life.close_and_freeze()
+    life.reveal_operator()
+    life.draw()
+
+    response = anonymous.get(reverse("draw-detail", args=[life.window.code]),
+                             headers={"accept-language": "en"})  # fmt: skip
+
+    assert response.context["page"] is None
+    assert "waits for a supervisor" in response.content.decode()
+    assert "results.csv" not in kit.kit_files(Draw.objects.get(window=life.window))

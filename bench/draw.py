@@ -36,7 +36,6 @@ from lottery.fairdraw import (  # noqa: E402
     slots_csv,
 )
 from lottery.fairdraw.crypto import ticket_key  # noqa: E402
-from lottery.fairdraw.parallel import entry_keys_forked  # noqa: E402
 
 OUT = REPO / "bench" / "out"
 PROCEDURES = (("TS", 40), ("NAT", 20), ("ETU", 15), ("VPF", 15), ("DUP", 10))
@@ -115,11 +114,6 @@ def measure(entries_path: Path, slots_path: Path) -> dict:
         data = engine.Results(entries, slots, keys, ranked, given).csv()
         figures["results_csv"] = time.perf_counter() - started
         figures["rss_peak_mb"] = _rss_mb()
-        started = time.perf_counter()
-        forked = entry_keys_forked(entries, key, 2)
-        figures["keys_2_workers"] = time.perf_counter() - started
-        assert forked == keys
-        del forked
         figures["draw"] = figures["keys"] + figures["order"] + figures["assign"]
         figures["hmacs"] = sum(entry.weight for entry in entries)
         figures["floor"] = _floor(entries)
@@ -160,7 +154,7 @@ def report(sizes: list[int], repeat: int) -> None:
     )
     header = (
         f"{'entries':>9} {'HMACs':>9} {'keys':>6} {'order':>6} {'assign':>6} {'draw':>6} "
-        f"{'floor':>6} {'ratio':>5} {'draw2w':>6} {'ratio2w':>7} {'parse':>6} {'csv':>6} "
+        f"{'floor':>6} {'ratio':>5} {'parse':>6} {'csv':>6} "
         f"{'peak MB':>7} {'us/entry':>8}"
     )
     print(header)
@@ -169,9 +163,7 @@ def report(sizes: list[int], repeat: int) -> None:
         digests = {run["results_digest"] for run in runs}
         assert len(digests) == 1, "the draw must be deterministic"
         for run in runs:
-            run["draw2w"] = run["keys_2_workers"] + run["order"] + run["assign"]
             run["ratio"] = run["draw"] / run["floor"]
-            run["ratio2w"] = run["draw2w"] / run["floor"]
 
         def med(name, runs=runs):
             return statistics.median(run[name] for run in runs)
@@ -179,17 +171,40 @@ def report(sizes: list[int], repeat: int) -> None:
         print(
             f"{size:>9,} {runs[0]['hmacs']:>9,} {med('keys'):>6.2f} {med('order'):>6.2f} "
             f"{med('assign'):>6.2f} {med('draw'):>6.2f} {med('floor'):>6.2f} {med('ratio'):>5.2f} "
-            f"{med('draw2w'):>6.2f} {med('ratio2w'):>7.2f} {med('parse'):>6.2f} "
+            f"{med('parse'):>6.2f} "
             f"{med('results_csv'):>6.2f} {max(run['rss_peak_mb'] for run in runs):>7.0f} "
             f"{1e6 * med('draw') / size:>8.2f}"
         )
     print(
         f"times in seconds, median of {repeat} runs (fresh process each); draw = keys + order +"
-        " assign on one core; draw2w = the same with the keys hashed by 2 processes; ratio ="
-        " draw / floor in the same run; parse = entries.csv + slots.csv; csv = results.csv"
-        " bytes; peak MB = ru_maxrss of the run (parse, draw and csv; before the floor)"
+        " assign (one core); ratio = draw / floor in the same run; parse = entries.csv +"
+        " slots.csv; csv = results.csv bytes; peak MB = ru_maxrss of the run (parse, draw and"
+        " csv; before the floor)"
+    )
+    alone, together = _hashing_scaling()
+    print(
+        f"two cores? 2M plain SHA-256 take {alone:.2f} s in one process, {together:.2f} s in"
+        f" each of two concurrent processes (speed-up {2 * alone / together:.2f} of 2)"
     )
     print(f"load average {' '.join(f'{x:.2f}' for x in os.getloadavg())} at the end")
+
+
+_HASH_LOOP = (
+    "import hashlib, time; m = [b'%040d' % i for i in range(2_000_000)]; s = hashlib.sha256;"
+    " t = time.perf_counter(); [s(x).digest() for x in m]; print(time.perf_counter() - t)"
+)
+
+
+def _hashing_scaling() -> tuple[float, float]:
+    """Whether a second process adds hashing throughput on this machine."""
+
+    def start():
+        return subprocess.Popen([sys.executable, "-c", _HASH_LOOP], stdout=subprocess.PIPE)
+
+    alone = float(start().communicate()[0])
+    pair = [start(), start()]
+    together = max(float(process.communicate()[0]) for process in pair)
+    return alone, together
 
 
 def main() -> None:

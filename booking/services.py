@@ -71,3 +71,16 @@ def mark_window_drawn(*, window_id: int, actor=None) -> None:
         raise Conflict("window_not_closed", "The window is not closed, it cannot be drawn.")
     window = Window.objects.get(pk=window_id)
     audit.record("window.drawn", actor=actor, target=window, prefecture_id=window.prefecture_id)
+
+
+def mark_window_published(*, window_id: int, at=None, actor=None) -> bool:
+    """Drawn → published. Called by the draw's publication, inside its transaction."""
+    changed = Window.objects.filter(pk=window_id, state=WindowState.DRAWN).update(
+        state=WindowState.PUBLISHED, state_changed_at=at or Now()
+    )
+    if changed:
+        window = Window.objects.get(pk=window_id)
+        audit.record(
+            "window.published", actor=actor, target=window, prefecture_id=window.prefecture_id
+        )
+    return bool(changed)

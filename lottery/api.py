@@ -7,6 +7,8 @@ prefecture. Serializers validate shape only; services decide.
 from django.http import Http404
 from django.shortcuts import get_object_or_404
 from django.utils.translation import gettext_lazy as _
+from drf_spectacular.extensions import OpenApiAuthenticationExtension
+from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import extend_schema
 from rest_framework import serializers, status
 from rest_framework.authentication import SessionAuthentication
@@ -49,6 +51,15 @@ class ReviewInput(serializers.Serializer):
     note = serializers.CharField(max_length=2000)
 
 
+class StatusOutput(serializers.Serializer):
+    status = serializers.CharField()
+
+
+class AppointmentOutput(serializers.Serializer):
+    appointment = serializers.IntegerField()
+    state = serializers.CharField()
+
+
 class DrawAPIView(APIView):
     permission_classes = [IsVerifiedStaff]
     serializer = None
@@ -64,7 +75,7 @@ class DrawAPIView(APIView):
 class PartyCreate(DrawAPIView):
     serializer = PartyInput
 
-    @extend_schema(request=PartyInput)
+    @extend_schema(request=PartyInput, responses={200: StatusOutput})
     def post(self, request, code):
         return super().post(request, code)
 
@@ -75,7 +86,7 @@ class PartyCreate(DrawAPIView):
 class RevealCreate(DrawAPIView):
     serializer = RevealInput
 
-    @extend_schema(request=RevealInput)
+    @extend_schema(request=RevealInput, responses={200: StatusOutput})
     def post(self, request, code):
         return super().post(request, code)
 
@@ -88,7 +99,7 @@ class BeaconPaste(DrawAPIView):
 
     serializer = BeaconInput
 
-    @extend_schema(request=BeaconInput)
+    @extend_schema(request=BeaconInput, responses={200: StatusOutput})
     def post(self, request, code):
         return super().post(request, code)
 
@@ -107,7 +118,7 @@ class BeaconPaste(DrawAPIView):
 class ReviewCreate(DrawAPIView):
     serializer = ReviewInput
 
-    @extend_schema(request=ReviewInput)
+    @extend_schema(request=ReviewInput, responses={200: StatusOutput})
     def post(self, request, code):
         return super().post(request, code)
 
@@ -122,6 +133,7 @@ class DrawRecord(APIView):
     authentication_classes = []
     permission_classes = []
 
+    @extend_schema(responses={200: OpenApiTypes.OBJECT})
     def get(self, request, code: str):
         draw = _draw(code)
         return Response(
@@ -161,6 +173,16 @@ class ApplicantSession(SessionAuthentication):
         return _Applicant(contact_id), None
 
 
+class ApplicantSessionScheme(OpenApiAuthenticationExtension):
+    """Documents the applicant's session cookie in the OpenAPI schema."""
+
+    target_class = ApplicantSession
+    name = "applicantSession"
+
+    def get_security_definition(self, auto_schema):
+        return {"type": "apiKey", "in": "cookie", "name": "sessionid"}
+
+
 class AppointmentAction(APIView):
     authentication_classes = [ApplicantSession, SessionAuthentication]
     permission_classes = [IsAuthenticated]
@@ -170,7 +192,7 @@ class AppointmentAction(APIView):
         "cancel": services_offers.cancel_appointment,
     }
 
-    @extend_schema(request=None)
+    @extend_schema(request=None, responses={200: AppointmentOutput})
     def post(self, request, pk: int, action: str):
         if action not in self.actions:
             raise Http404

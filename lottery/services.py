@@ -19,6 +19,7 @@ from django.utils.translation import gettext_lazy as _
 
 from accounts import audit
 from accounts.models import Role
+from booking import services as booking_services
 from booking.models import Appointment, Entry, EntryStatus, Slot, Window, WindowState
 from config.errors import Conflict, DomainError
 from lottery import beacon, clock
@@ -432,15 +433,6 @@ def publish_draw(*, window_id: int, actor=None) -> bool:
         )
         if not changed:
             return False
-        # booking has no mark_window_published yet: the same conditional UPDATE, done here.
-        Window.objects.filter(pk=window_id, state=WindowState.DRAWN).update(
-            state=WindowState.PUBLISHED, state_changed_at=clock.now()
-        )
         _audit("draw.published", draw, actor, results_digest=draw.results_digest)
-        audit.record(
-            "window.published",
-            actor=actor,
-            target=draw.window,
-            prefecture_id=draw.window.prefecture_id,
-        )
+        booking_services.mark_window_published(window_id=window_id, at=clock.now(), actor=actor)
     return True

@@ -11,6 +11,7 @@ mkdir -p var/celery/broker var/celery/processed var/log
 $PY manage.py migrate --no-input -v0
 $PY manage.py compilemessages --ignore=.venv -v0 2>/dev/null || true
 $PY manage.py load_demo
+$PY manage.py load_demo_draw
 
 pids=()
 stop() {

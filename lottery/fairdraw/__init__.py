@@ -33,9 +33,9 @@ T5 beacon and draw::
 
     verify_beacon(round, signature_hex, randomness_hex) -> randomness bytes   # or FairdrawError
     build_kit(*, announcement, entries_csv, slots_csv, freeze, reveals, beacon=None,
-              results_csv=None, events_log=None, workers=1) -> {file name: bytes}
-    draw_files(files, *, workers=1) -> DrawOutput(results_csv, seed, ticket_key, verdicts, ...)
-    replay_files(files, *, workers=1) -> list[Check(name, ok, message)]
+              results_csv=None, events_log=None) -> {file name: bytes}
+    draw_files(files) -> DrawOutput(results_csv, seed, ticket_key, verdicts, checks)
+    replay_files(files) -> list[Check(name, ok, message)]
     kit_zip(files) -> bytes;  write_kit(path, files) (I/O);  read_kit(path) (I/O);
     replay_kit(path) -> list[Check] (I/O)
 
@@ -44,7 +44,7 @@ T5 beacon and draw::
     compute_seed(*, draw_id, entries_digest, slots_digest, secrets: {party_id: r_i or b""},
                  chain_hash=b"", beacon_round=0, beacon_randomness=b"") -> bytes
     ticket_key(seed) -> bytes;  entry_keys(entries, K) -> list[bytes]
-    draw(entries, slots, seed, *, workers=1) -> Results (a Sequence[ResultRow]; .csv() -> bytes)
+    draw(entries, slots, seed) -> Results (a Sequence[ResultRow]; .csv() -> bytes)
     parse_entries / parse_slots / parse_results(data) -> rows;  results_csv(rows) -> bytes
 
 After the draw, re-offers (events.log)::

@@ -23,19 +23,11 @@ def main(argv: list[str] | None = None) -> int:
     run.add_argument("--force", action="store_true", help="replace a different results.csv")
     check = commands.add_parser("replay", help="check every step of the kit in DIR (or .zip)")
     check.add_argument("kit", metavar="DIR", help="folder (or .zip) holding the kit files")
-    for sub in (run, check):
-        sub.add_argument(
-            "--workers",
-            type=int,
-            choices=(1, 2),
-            default=1,
-            help="2: hash half of the tickets in a forked process (same result)",
-        )
     args = parser.parse_args(argv)
     try:
         if args.command == "draw":
-            return _draw(Path(args.kit), force=args.force, workers=args.workers)
-        return _replay(Path(args.kit), workers=args.workers)
+            return _draw(Path(args.kit), force=args.force)
+        return _replay(Path(args.kit))
     except FairdrawError as error:
         print(f"FAIL {error}", file=sys.stderr)
         return 1
@@ -47,11 +39,11 @@ def main(argv: list[str] | None = None) -> int:
         return 1
 
 
-def _draw(folder: Path, *, force: bool, workers: int) -> int:
+def _draw(folder: Path, *, force: bool) -> int:
     if not folder.is_dir():
         raise FairdrawError(f"{folder}: no such folder")
     files = read_kit(folder)
-    output = draw_files(files, workers=workers)
+    output = draw_files(files)
     for verdict in output.verdicts:
         print(f"reveal {verdict.party_id}: {verdict.reason}")
     print(f"seed {output.seed.hex()}")
@@ -68,8 +60,8 @@ def _draw(folder: Path, *, force: bool, workers: int) -> int:
     return 0
 
 
-def _replay(path: Path, *, workers: int) -> int:
-    checks = replay_kit(path, workers=workers)
+def _replay(path: Path) -> int:
+    checks = replay_kit(path)
     for check in checks:
         print(check)
     failures = [check for check in checks if not check.ok]

@@ -1,9 +1,8 @@
 """Entry keys, order and assignment: FAIRDRAW-1 sections 7 (keys), 8 and 9.
 
-Everything here is a pure function of its arguments (``draw(workers=2)`` aside, which forks;
-see parallel.py). The code is shaped for CPython speed (one tight loop for the tickets, C-level
-``map``/``sorted`` elsewhere, the garbage collector paused) because a draw has a million
-entries; the contract of each function is in its docstring.
+Everything here is a pure function of its arguments. The code is shaped for CPython speed (one
+tight loop for the tickets, C-level ``map``/``sorted`` elsewhere, the garbage collector paused)
+because a draw has a million entries; the contract of each function is in its docstring.
 """
 
 import hashlib
@@ -189,26 +188,15 @@ def canonical_slots(slots: Sequence[Slot]) -> list[Slot]:
     return sorted(listed, key=slot_order_key)
 
 
-def draw(
-    entries: Sequence[Entry], slots: Sequence[Slot], seed: bytes, *, workers: int = 1
-) -> "Results":
+def draw(entries: Sequence[Entry], slots: Sequence[Slot], seed: bytes) -> "Results":
     """The whole draw from a seed: results.csv rows in rank order (sections 7 to 9).
 
     ``entries`` and ``slots`` should come from ``parse_entries``/``parse_slots`` on the frozen
     bytes (their digests are in the seed); slots are put in canonical order if they are not.
-    ``workers=2`` computes half of the entry keys in a forked child process (POSIX only, from a
-    single-threaded process): the result is bit-identical; it is faster only when a second
-    core is really free (see docs/benchmarks.md).
     """
     with gc_paused():
         slots = canonical_slots(slots)
-        key = ticket_key(seed)
-        if workers > 1:
-            from .parallel import entry_keys_forked
-
-            keys = entry_keys_forked(entries, key, workers)
-        else:
-            keys = entry_keys(entries, key)
+        keys = entry_keys(entries, ticket_key(seed))
         ranked = order(entries, keys)
         given = assign(entries, slots, ranked)
         return Results(entries, slots, keys, ranked, given)

@@ -248,10 +248,10 @@ def _seed(state: _State) -> str:
     return f"seed {state.seed.hex()}, ticket key K {ticket_key(state.seed).hex()}"
 
 
-def _draw(state: _State, workers: int) -> str:
+def _draw(state: _State) -> str:
     if not state.digests_match:
         raise FairdrawError("not computed: entries.csv or slots.csv differs from freeze.json")
-    state.results = draw(state.entries, state.slots, state.seed, workers=workers)
+    state.results = draw(state.entries, state.slots, state.seed)
     return f"{len(state.results)} entries ranked, {state.results.slots_given} slots given"
 
 
@@ -286,7 +286,7 @@ def _events_offers(state: _State) -> str:
     return f"{offers} offers, each to the best-ranked eligible entry; every event allowed"
 
 
-def _steps(state: _State, *, replay: bool, workers: int) -> Iterator[Check]:
+def _steps(state: _State, *, replay: bool) -> Iterator[Check]:
     yield _check(state, ANNOUNCEMENT, (), lambda: _read_announcement(state))
     yield _check(state, ENTRIES, (), lambda: _read_entries(state))
     yield _check(state, SLOTS, (), lambda: _read_slots(state))
@@ -308,7 +308,7 @@ def _steps(state: _State, *, replay: bool, workers: int) -> Iterator[Check]:
     needs = ("announcement", "freeze", "verdicts", "beacon")
     yield _check(state, "seed", needs, lambda: _seed(state))
     needs = ("entries", "slots", "seed", "digests_match")
-    yield _check(state, "draw", needs, lambda: _draw(state, workers))
+    yield _check(state, "draw", needs, lambda: _draw(state))
     if not replay:
         return
     yield _check(state, RESULTS, ("results",), lambda: _compare_results(state))
@@ -321,24 +321,24 @@ def _steps(state: _State, *, replay: bool, workers: int) -> Iterator[Check]:
 # Public functions ----------------------------------------------------------------------------
 
 
-def replay_files(files: Mapping[str, bytes], *, workers: int = 1) -> list[Check]:
+def replay_files(files: Mapping[str, bytes]) -> list[Check]:
     """Auditor steps (1) to (4) and (6) of section 11 on a kit; every check, in order.
 
     The kit holds if and only if every returned check is ok. A malformed or missing file
     shows up as a failed check with a message, never as an exception.
     """
     state = _State(files)
-    return list(_steps(state, replay=True, workers=workers))
+    return list(_steps(state, replay=True))
 
 
-def draw_files(files: Mapping[str, bytes], *, workers: int = 1) -> DrawOutput:
+def draw_files(files: Mapping[str, bytes]) -> DrawOutput:
     """Compute results.csv from a kit without results (section 13 ``draw``).
 
     Runs the same checks as the replay up to the draw; raises FairdrawError naming the first
     one that fails (a tampered file, an unverifiable beacon, a malformed file...).
     """
     state = _State(files)
-    for check in _steps(state, replay=False, workers=workers):
+    for check in _steps(state, replay=False):
         if not check.ok:
             raise FairdrawError(check.text)
     return DrawOutput(
@@ -360,7 +360,6 @@ def build_kit(
     beacon: Mapping[str, Any] | None = None,
     results_csv: bytes | None = None,
     events_log: bytes | None = None,
-    workers: int = 1,
 ) -> dict[str, bytes]:
     """The kit's files as {name: bytes}; results.csv is computed when not given.
 
@@ -376,9 +375,7 @@ def build_kit(
     }
     if beacon is not None:
         files[BEACON] = json_bytes(beacon)
-    files[RESULTS] = (
-        results_csv if results_csv is not None else draw_files(files, workers=workers).results_csv
-    )
+    files[RESULTS] = results_csv if results_csv is not None else draw_files(files).results_csv
     if events_log is not None:
         files[EVENTS] = events_log
     return files
@@ -441,10 +438,10 @@ def write_kit(path: str | Path, files: Mapping[str, bytes]) -> None:
         (path / name).write_bytes(data)
 
 
-def replay_kit(path: str | Path, *, workers: int = 1) -> list[Check]:
+def replay_kit(path: str | Path) -> list[Check]:
     """``replay_files`` on a folder or .zip; an unreadable path is one failed check."""
     try:
         files = read_kit(path)
     except FairdrawError as error:
         return [Check("kit", False, str(error))]
-    return replay_files(files, workers=workers)
+    return replay_files(files)

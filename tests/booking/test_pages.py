@@ -23,3 +23,14 @@ def test_home_has_strict_security_headers(anonymous, db):
     assert "frame-ancestors 'none'" in response["Content-Security-Policy"]
     assert response["X-Content-Type-Options"] == "nosniff"
     assert response["Referrer-Policy"] == "same-origin"
+
+
+def test_openapi_schema_is_valid_without_warnings(tmp_path):
+    from django.core.management import call_command
+
+    target = tmp_path / "schema.yml"
+    call_command("spectacular", "--validate", "--fail-on-warn", "--file", str(target))
+
+    text = target.read_text()
+    assert "/api/v1/registrations/" in text
+    assert "/api/v1/draws/{code}/" in text

@@ -5,7 +5,7 @@ import hmac
 
 import pytest
 
-from lottery.fairdraw import Entry, Slot, draw, entry_keys, parallel
+from lottery.fairdraw import Entry, Slot, draw, entry_keys
 from lottery.fairdraw.engine import assign, canonical_slots, order
 
 TUESDAY, WEDNESDAY, THURSDAY = "2025-07-01", "2025-07-02", "2025-07-03"
@@ -28,14 +28,6 @@ def test_entry_keys_equal_plain_hmac_maximum():
     entries = [Entry(_id(n), 1, 1 + n % 4, "TS") for n in range(40)]
 
     assert entry_keys(entries, key) == [_reference_key(key, entry) for entry in entries]
-
-
-def test_forked_keys_equal_single_process_keys(monkeypatch):
-    monkeypatch.setattr(parallel, "MIN_ENTRIES", 10)
-    key = hashlib.sha256(b"K").digest()
-    entries = [Entry(_id(n), 1, 1 + n % 4, "TS") for n in range(1001)]
-
-    assert parallel.entry_keys_forked(entries, key, 2) == entry_keys(entries, key)
 
 
 def test_order_is_tier_then_key_descending_then_entry_id():

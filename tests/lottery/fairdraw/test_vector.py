@@ -95,15 +95,6 @@ def test_results_rows_and_csv_paths_agree():
     assert results[3] == fairdraw.parse_results(RESULTS_CSV)[3]
 
 
-def test_parallel_keys_give_identical_results():
-    entries = fairdraw.parse_entries(ENTRIES_CSV)
-    slots = fairdraw.parse_slots(SLOTS_CSV)
-
-    results = fairdraw.draw(entries, slots, _seed(R_DDD), workers=2)
-
-    assert results.csv() == RESULTS_CSV
-
-
 def test_build_kit_computes_the_vector_results():
     files = vector_kit()
 

@@ -292,6 +292,11 @@ CELERY_BEAT_SCHEDULE = {
     },
 }
 
+# --- Draw ---------------------------------------------------------------------------------------
+# drand relays from which the beacon round is fetched (verified against the pinned key whatever
+# the relay). Empty: no fetching; a supervisor pastes the round's JSON (offline machines).
+DRAND_RELAYS = env_list("DRAND_RELAYS", ["https://api.drand.sh", "https://drand.cloudflare.com"])
+
 # --- Notifications --------------------------------------------------------------------------
 SMS_BACKEND = env_str("SMS_BACKEND", "accounts.sms.ConsoleBackend")
 SMS_GATEWAY_URL = env_url("SMS_GATEWAY_URL", None, ("https://", "http://"))

@@ -4,6 +4,8 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 export DEBUG="${DEBUG:-1}"
+# This demo machine has no internet: no beacon fetching (a supervisor pastes rounds instead).
+export DRAND_RELAYS="${DRAND_RELAYS-}"
 PY=.venv/bin/python
 PORT="${PORT:-8000}"
 mkdir -p var/celery/broker var/celery/processed var/log

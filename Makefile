@@ -28,9 +28,12 @@ check: $(STAMP)
 	DEBUG=1 $(PY) manage.py makemigrations --check --dry-run
 	@scripts/check-deploy.sh
 
+# Engine benchmark always; the service benchmarks need PostgreSQL and Redis (see docs/benchmarks.md).
 bench: $(STAMP)
 	$(PY) bench/draw.py
-	@echo "Registration benchmark: see docs/benchmarks.md (needs PostgreSQL and Redis): bench/registration.py"
+	@if [ -n "$$BENCH_DATABASE_URL" ] && [ -n "$$REDIS_URL" ]; then \
+	  DATABASE_URL="$${BENCH_DATABASE_URL}" $(PY) bench/registration.py; \
+	else echo "Set BENCH_DATABASE_URL=postgres://.../fairslot_bench and REDIS_URL=redis://... for bench/registration.py"; fi
 
 fmt: $(STAMP)
 	$(VENV)/bin/ruff format .

@@ -183,6 +183,8 @@ def main():
         sys.exit(
             "bench/registration.py needs DATABASE_URL=postgres://... and REDIS_URL=redis://..."
         )
+    if not os.environ["DATABASE_URL"].rstrip("/").endswith("_bench"):
+        sys.exit("bench/registration.py wipes its database: its name must end in _bench.")
     _setup_django()
     window = _prepare()
     from django.db import connection

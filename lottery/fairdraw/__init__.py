@@ -24,6 +24,7 @@ T2 freeze (rows from the database; writers sort and validate)::
 
 T3 reveals::
 
+    reveal_matches(draw_id, party_id, secret, commitment) -> bool     # 32 bytes and recomputes c_i
     judge_reveal(*, draw_id, party_id, commitment, reveal: Reveal(secret_hex, revealed_at),
                  freeze_published_at, reveal_deadline) -> Verdict(party_id, secret, reason)
     make_reveals({party_id: (secret bytes or None, revealed_at or None)}) -> dict
@@ -44,7 +45,8 @@ T5 beacon and draw::
     compute_seed(*, draw_id, entries_digest, slots_digest, secrets: {party_id: r_i or b""},
                  chain_hash=b"", beacon_round=0, beacon_randomness=b"") -> bytes
     ticket_key(seed) -> bytes;  entry_keys(entries, K) -> list[bytes]
-    draw(entries, slots, seed) -> Results (a Sequence[ResultRow]; .csv() -> bytes)
+    draw(entries, slots, seed) -> Results   # a Sequence of ResultRow(rank, entry_id, tier,
+                                            # weight, key bytes, slot_id or None); .csv() -> bytes
     parse_entries / parse_slots / parse_results(data) -> rows;  results_csv(rows) -> bytes
 
 After the draw, re-offers (events.log)::
@@ -77,7 +79,7 @@ from .canonical import (
     results_csv,
     slots_csv,
 )
-from .crypto import commitment, compute_seed, file_digest, ticket_key
+from .crypto import commitment, compute_seed, file_digest, reveal_matches, ticket_key
 from .engine import Results, draw, entry_keys
 from .errors import FairdrawError
 from .events import (
@@ -152,6 +154,7 @@ __all__ = [
     "replay_files",
     "replay_kit",
     "results_csv",
+    "reveal_matches",
     "round_for_time",
     "round_time",
     "slots_csv",

@@ -95,7 +95,8 @@ def text_lines(name: str, data: bytes, header: str | None) -> list[str]:
         what = f"the header {header!r}" if header else "at least one line"
         raise FairdrawError(f"{name}: empty file; expected {what}")
     if not data.endswith(b"\n"):
-        raise FairdrawError(f"{name} line {data.count(b'\n') + 1}: no \\n after the last line")
+        last = data.count(b"\n") + 1
+        raise FairdrawError(f"{name} line {last}: no \\n after the last line")
     lines = data.decode("ascii").split("\n")[:-1]
     if "" in lines:
         raise FairdrawError(f"{name} line {lines.index('') + 1}: empty line")

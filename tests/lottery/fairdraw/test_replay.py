@@ -4,6 +4,8 @@ import hashlib
 import json
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 import lottery.fairdraw as fairdraw
 from lottery.fairdraw import next_event_line, replay_files
@@ -322,3 +324,26 @@ def test_withheld_secret_listed_as_non_revealer():
     assert checks["reveal DDD"].message == "not counted: withheld (no secret published)"
     assert checks["non-revealers"].message == "DDD (counted as empty in the seed)"
     assert R_DDD.hex().encode() not in files["reveals.json"]
+
+
+_FUZZ_BASE = vector_kit(events_log=_log(("cancel", "S0001", RANK1), ("offer", "S0001", RANK7)))
+
+
+@settings(max_examples=150, deadline=None)
+@given(
+    st.sampled_from(sorted(_FUZZ_BASE)),
+    st.integers(min_value=0),
+    st.binary(max_size=3),
+    st.integers(0, 3),
+)
+def test_replay_never_raises_on_a_mutated_kit(name, where, insert, cut):
+    files = dict(_FUZZ_BASE)
+    data = files[name]
+    at = where % (len(data) + 1)
+    files[name] = data[:at] + insert + data[at + cut :]
+
+    checks = replay_files(files)
+
+    assert all(isinstance(check.message, str) and check.message for check in checks)
+    if name.endswith(".csv") and files[name] != data:  # digests and byte comparison catch it
+        assert not all(check.ok for check in checks)

@@ -425,7 +425,10 @@ def review_draw(*, window_id: int, actor, approve: bool, note: str) -> None:
 
 
 def publish_draw(*, window_id: int, actor=None) -> bool:
-    """Drawn → published, with the window. Returns whether this call published."""
+    """Drawn → published, with the window, and the outcome messages in the outbox (same
+    transaction). Returns whether this call published."""
+    from lottery.notifications import notify_outcomes  # local only to keep this edit small
+
     with transaction.atomic(durable=True):
         draw = _locked_draw(window_id)
         changed = Draw.objects.filter(pk=draw.pk, state=DrawState.DRAWN).update(
@@ -433,6 +436,8 @@ def publish_draw(*, window_id: int, actor=None) -> bool:
         )
         if not changed:
             return False
-        _audit("draw.published", draw, actor, results_digest=draw.results_digest)
+        # Only here, never at the draw: a held draw's results must reach nobody before review.
+        messages = notify_outcomes(draw)
+        _audit("draw.published", draw, actor, results_digest=draw.results_digest, messages=messages)
         booking_services.mark_window_published(window_id=window_id, at=clock.now(), actor=actor)
     return True

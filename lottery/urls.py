@@ -1,12 +1,20 @@
 from django.urls import path
+from django.views.generic import RedirectView
 
-from lottery import api, views
+from lottery import api, staff_views, views
 
 urlpatterns = [
     path("draws/", views.draw_list, name="draw-list"),
     path("draws/<str:code>/", views.draw_detail, name="draw-detail"),
+    # Short address of the public page, for the rules link in outcome SMS (160 characters).
+    path("d/<str:code>", RedirectView.as_view(pattern_name="draw-detail"), name="draw-short"),
     path("draws/<str:code>/kit.zip", views.draw_kit, name="draw-kit"),
     path("draws/<str:code>/files/<str:name>", views.draw_file, name="draw-file"),
+    path("staff/draws/<str:code>/", staff_views.draw_staff, name="staff-draw"),
+    path("staff/draws/<str:code>/parties/", staff_views.party, name="staff-draw-party"),
+    path("staff/draws/<str:code>/reveals/", staff_views.reveal, name="staff-draw-reveal"),
+    path("staff/draws/<str:code>/beacon/", staff_views.paste_beacon, name="staff-draw-beacon"),
+    path("staff/draws/<str:code>/review/", staff_views.review, name="staff-draw-review"),
     path("api/v1/draws/<str:code>/", api.DrawRecord.as_view(), name="api-draw"),
     path("api/v1/draws/<str:code>/parties/", api.PartyCreate.as_view(), name="api-draw-parties"),
     path("api/v1/draws/<str:code>/reveals/", api.RevealCreate.as_view(), name="api-draw-reveals"),

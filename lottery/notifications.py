@@ -1,0 +1,170 @@
+"""Outcome messages, written to the outbox in the transaction that publishes the draw.
+
+Only publication notifies: a held draw has results nobody may act on yet. Each message carries
+the CRPA L311-3-1 mention (a decision taken by an algorithm, and where its rules are published)
+and nothing that identifies the person beyond their pseudonym: no name, no identity number.
+
+One million entries must not mean one million round trips: entries are read with a streaming
+cursor and messages inserted with `bulk_create` in batches. `dedup_key` is unique and conflicts
+are ignored, so a re-run inserts nothing new.
+"""
+
+import unicodedata
+from zoneinfo import ZoneInfo
+
+from django.conf import settings
+from django.urls import reverse
+from django.utils import translation
+from django.utils.translation import gettext as _
+
+from accounts.models import ContactKind, OutboxMessage
+from booking.models import HOLDING_STATES, Appointment, Entry, EntryStatus
+from lottery.models import Draw
+
+PARIS = ZoneInfo("Europe/Paris")
+BATCH_SIZE = 2000
+SMS_MAX = 160
+MIN_SITE_CHARS = 8
+# Characters of the GSM 03.38 extension table: each costs two septets, some gateways drop them.
+GSM7_EXTENSION = str.maketrans({"^": "'", "{": "(", "}": ")", "\\": "/", "[": "(", "]": ")",
+                                "~": "-", "|": "/", "€": "EUR", "`": "'"})  # fmt: skip
+LANGUAGE = "fr"
+
+
+def notify_outcomes(draw: Draw) -> int:
+    """Add one outcome message per entry of the draw's window that has a contact, inside the
+    caller's transaction. Returns how many messages were offered to the outbox (rows whose
+    dedup key already exists are skipped by the database)."""
+    links = _links(draw)
+    appointments = _appointments(draw.window_id)
+    entries = (
+        Entry.objects.filter(
+            window_id=draw.window_id,
+            status__in=[EntryStatus.SELECTED, EntryStatus.WAITING],
+            contact__isnull=False,
+        )
+        .order_by("pk")
+        .values_list("pk", "entry_id", "status", "contact__kind", "contact__value")
+    )
+    count, batch = 0, []
+    with translation.override(LANGUAGE):
+        for pk, entry_id, status, kind, recipient in entries.iterator(chunk_size=BATCH_SIZE):
+            slot = appointments.get(pk) if status == EntryStatus.SELECTED else None
+            if status == EntryStatus.SELECTED and slot is None:
+                continue  # its offer already ended: the re-offer sends its own message
+            body = outcome_body(entry_id=entry_id, kind=kind, slot=slot, links=links)
+            batch.append(_message(entry_id, kind, recipient, body))
+            if len(batch) >= BATCH_SIZE:
+                count += _flush(batch)
+        count += _flush(batch)
+    return count
+
+
+def _links(draw: Draw) -> dict[str, str]:
+    code = draw.window.code
+    return {
+        "confirm": settings.SITE_URL + reverse("my-entries"),
+        "rules": settings.SITE_URL + reverse("draw-detail", args=[code]),
+        # The same page through a shorter address, for the 160 characters of an SMS.
+        "rules_short": settings.SITE_URL + reverse("draw-short", args=[code]),
+    }
+
+
+def _appointments(window_id: int) -> dict[int, tuple]:
+    """Entry pk -> (starts_at, site name, site code) of its holding appointment (at most one
+    per entry, by constraint)."""
+    rows = Appointment.objects.filter(
+        entry__window_id=window_id, state__in=HOLDING_STATES
+    ).values_list("entry_id", "slot__starts_at", "slot__site__name", "slot__site__code")
+    return {entry_pk: slot for entry_pk, *slot in rows}
+
+
+def _message(entry_id: str, kind: str, recipient: str, body: str) -> OutboxMessage:
+    return OutboxMessage(
+        channel=kind,
+        recipient=recipient,
+        body=body,
+        subject="Fairslot",
+        dedup_key=f"outcome:{entry_id}",
+    )
+
+
+def _flush(batch: list[OutboxMessage]) -> int:
+    # bulk_create calls each field's get_prep_value, so recipient and body are encrypted here.
+    OutboxMessage.objects.bulk_create(batch, ignore_conflicts=True)
+    count = len(batch)
+    batch.clear()
+    return count
+
+
+# --- Texts -------------------------------------------------------------------------------------
+
+
+def outcome_body(*, entry_id: str, kind: str, slot: tuple | None, links: dict) -> str:
+    """The message for one entry in the active language: `slot` is (starts_at, site name,
+    site code) for a selected entry, None for a waiting one."""
+    if kind == ContactKind.PHONE:
+        return _sms(entry_id, slot, links)
+    return _email(entry_id, slot, links)
+
+
+def _mention(url: str) -> str:
+    return _("Decision by algorithm, rules: %(url)s") % {"url": url}
+
+
+def _sms(entry_id: str, slot: tuple | None, links: dict) -> str:
+    """One SMS part if it can be: 160 GSM-7 characters. The date has no year (the appointment
+    is weeks away at most) and a long site name is shortened, or replaced by its code."""
+    pseudonym = f"E-{entry_id[:8].upper()}"
+    mention = _mention(links["rules_short"])
+    if slot is None:
+        text = _("Fairslot %(entry)s: not drawn. You keep your place in the next draw, with "
+                 "more weight.") % {"entry": pseudonym}  # fmt: skip
+        return gsm7(f"{text} {mention}")
+    starts_at, name, code = slot
+    local = starts_at.astimezone(PARIS)
+
+    def render(site: str) -> str:
+        text = _("Fairslot %(entry)s: appointment %(when)s, %(site)s. Confirm: %(url)s") % {
+            "entry": pseudonym, "when": local.strftime("%d/%m %H:%M"), "site": site,
+            "url": links["confirm"],
+        }  # fmt: skip
+        return gsm7(f"{text} {mention}")
+
+    name = gsm7(name)
+    body = render(name)
+    room = len(name) - (len(body) - SMS_MAX)
+    if room < len(name):
+        body = render(name[:room].rstrip() if room >= MIN_SITE_CHARS else code)
+    return body
+
+
+def _email(entry_id: str, slot: tuple | None, links: dict) -> str:
+    if slot is None:
+        text = _(
+            "Your entry %(entry)s was not drawn this time.\n\n"
+            "You keep your place: you are entered in the next draw for the same procedure, with "
+            "more weight. If a slot of this draw is freed, it may still be offered to you."
+        ) % {"entry": entry_id}
+    else:
+        starts_at, site, _code = slot
+        local = starts_at.astimezone(PARIS)
+        text = _(
+            "Your entry %(entry)s was drawn: an appointment is offered to you on %(date)s at "
+            "%(time)s, at %(site)s.\n\n"
+            "You must confirm it, or it will be offered to someone else: %(url)s"
+        ) % {
+            "entry": entry_id,
+            "date": local.strftime("%d/%m/%Y"),
+            "time": local.strftime("%H:%M"),
+            "site": site,
+            "url": links["confirm"],
+        }
+    return f"{text}\n\n{_mention(links['rules'])}\n"
+
+
+def gsm7(text: str) -> str:
+    """Fold a text into the GSM 03.38 basic alphabet (ASCII letters and punctuation): accents
+    are dropped rather than forcing the whole SMS into UCS-2 (70 characters a part)."""
+    folded = unicodedata.normalize("NFKD", text).translate(GSM7_EXTENSION)
+    return folded.encode("ascii", "ignore").decode("ascii")

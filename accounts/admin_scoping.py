@@ -31,17 +31,11 @@ class PrefectureScopedAdmin(admin.ModelAdmin):
 
     def formfield_for_foreignkey(self, db_field, request, **kwargs):
         field = super().formfield_for_foreignkey(db_field, request, **kwargs)
-        path = _PATHS.get(db_field.related_model._meta.label)
-        if path is not None and field is not None and not request.user.is_superuser:
-            field.queryset = field.queryset.filter(**prefecture_filter(request.user, path))
-        return field
+        return _scoped_choices(field, db_field, request.user)
 
     def formfield_for_manytomany(self, db_field, request, **kwargs):
         field = super().formfield_for_manytomany(db_field, request, **kwargs)
-        path = _PATHS.get(db_field.related_model._meta.label)
-        if path is not None and field is not None and not request.user.is_superuser:
-            field.queryset = field.queryset.filter(**prefecture_filter(request.user, path))
-        return field
+        return _scoped_choices(field, db_field, request.user)
 
     def _role(self, request) -> str:
         return getattr(request.user, "role", "")
@@ -60,6 +54,14 @@ class PrefectureScopedAdmin(admin.ModelAdmin):
 
     def has_delete_permission(self, request, obj=None):
         return request.user.is_superuser
+
+
+def _scoped_choices(field, db_field, user):
+    """Limit a form field's choices to the user's prefecture."""
+    path = _PATHS.get(db_field.related_model._meta.label)
+    if path is not None and field is not None and not user.is_superuser:
+        field.queryset = field.queryset.filter(**prefecture_filter(user, path))
+    return field
 
 
 _PATHS = {

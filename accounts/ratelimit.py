@@ -15,6 +15,15 @@ from config.errors import Busy, Throttled
 logger = logging.getLogger(__name__)
 
 
+def _store_down() -> Busy:
+    logger.exception("rate-limit store unavailable; refusing (fail closed)")
+    return Busy(
+        "service_busy",
+        _("The service is busy. Please try again in a few minutes."),
+        retry_after=60,
+    )
+
+
 def hit(key: str, *, limit: int, period: int) -> None:
     """Count one event for `key`; raise Throttled when more than `limit` happen in `period` s."""
     now = int(time.time())
@@ -23,12 +32,7 @@ def hit(key: str, *, limit: int, period: int) -> None:
         cache.add(bucket, 0, timeout=period + 5)
         count = cache.incr(bucket)
     except Exception:
-        logger.exception("rate-limit store unavailable; refusing (fail closed)")
-        raise Busy(
-            "service_busy",
-            _("The service is busy. Please try again in a few minutes."),
-            retry_after=60,
-        ) from None
+        raise _store_down() from None
     if count > limit:
         raise Throttled(
             "too_many_requests",
@@ -51,12 +55,7 @@ def cooldown(key: str, *, seconds: int) -> None:
             cache.set(f"cd:{key}", now + seconds, timeout=seconds + 5)
             return
     except Exception:
-        logger.exception("rate-limit store unavailable; refusing (fail closed)")
-        raise Busy(
-            "service_busy",
-            _("The service is busy. Please try again in a few minutes."),
-            retry_after=60,
-        ) from None
+        raise _store_down() from None
     raise Throttled(
         "code_cooldown",
         _("A code was sent less than a minute ago. Please wait before asking for a new one."),

@@ -19,8 +19,11 @@ COPY --chown=fairslot . .
 
 # Static files and compiled translations are built into the image, with throwaway secrets
 # (they are not used for anything at build time).
-RUN DEBUG=1 python manage.py compilemessages --ignore=.venv \
-    && DEBUG=1 python manage.py collectstatic --no-input -v0 \
+RUN export DEBUG=0 SECRET_KEY=build-only-not-a-secret-0123456789abcdef \
+        BLIND_INDEX_KEY=build-only-not-a-secret-fedcba9876543210abcd \
+        FIELD_ENCRYPTION_KEYS=YnVpbGQtb25seS1ub3QtYS1zZWNyZXQtMDEyMzQ1Njc= \
+    && python manage.py compilemessages --ignore=.venv \
+    && python manage.py collectstatic --no-input -v0 \
     && chown -R fairslot /var/lib/fairslot
 
 USER fairslot

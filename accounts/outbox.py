@@ -25,7 +25,7 @@ def enqueue_message(
     same dedup key is ignored (returns None)."""
     try:
         with transaction.atomic():
-            return OutboxMessage.objects.create(
+            message = OutboxMessage.objects.create(
                 channel=channel,
                 recipient=recipient,
                 body=body,
@@ -35,6 +35,19 @@ def enqueue_message(
             )
     except IntegrityError:
         return None
+    transaction.on_commit(lambda: _kick(message.pk))
+    return message
+
+
+def _kick(message_id: int) -> None:
+    """Ask a worker to deliver now. If the broker is down, the beat's sweep delivers it later:
+    the outbox row, not the broker, is the record."""
+    from accounts.tasks import task_deliver_message
+
+    try:
+        task_deliver_message.delay(message_id)
+    except Exception:
+        logger.warning("could not enqueue delivery of outbox %s; the sweep will", message_id)
 
 
 def _claim(message_id: int) -> bool:

@@ -119,3 +119,37 @@ def test_http_gateway_unreachable_raises_sms_error(settings):
 
     with pytest.raises(SmsError):
         HttpGatewayBackend().send(to="+33612345678", body="hi", dedup_key="k")
+
+
+def test_enqueue_asks_a_worker_after_commit_only(
+    db, monkeypatch, django_capture_on_commit_callbacks
+):
+    from accounts import tasks
+
+    kicked = []
+    monkeypatch.setattr(tasks.task_deliver_message, "delay", kicked.append)
+
+    with django_capture_on_commit_callbacks(execute=True) as callbacks:
+        message = outbox.enqueue_message(
+            channel="phone", recipient="+33612345678", body="x", dedup_key="k6"
+        )
+        assert kicked == []
+
+    assert len(callbacks) == 1
+    assert kicked == [message.pk]
+
+
+def test_enqueue_survives_a_broker_outage(db, monkeypatch, django_capture_on_commit_callbacks):
+    from accounts import tasks
+
+    def down(message_id):
+        raise ConnectionError("broker down")
+
+    monkeypatch.setattr(tasks.task_deliver_message, "delay", down)
+
+    with django_capture_on_commit_callbacks(execute=True):
+        message = outbox.enqueue_message(
+            channel="phone", recipient="+33612345678", body="x", dedup_key="k7"
+        )
+
+    assert OutboxMessage.objects.get(pk=message.pk).state == OutboxState.PENDING

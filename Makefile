@@ -40,7 +40,7 @@ fmt: $(STAMP)
 	$(VENV)/bin/ruff check --fix .
 
 messages: $(STAMP)
-	DEBUG=1 $(PY) manage.py makemessages -l fr -l en --ignore=.venv --ignore=var
+	DEBUG=1 $(PY) manage.py makemessages -l fr -l en --ignore=.venv --ignore=var --ignore=tests --ignore=bench --no-obsolete
 	DEBUG=1 $(PY) manage.py compilemessages --ignore=.venv
 
 clean:

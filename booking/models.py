@@ -183,14 +183,21 @@ def new_entry_id() -> str:
 class Entry(models.Model):
     """One person's registered need in a window."""
 
-    window = models.ForeignKey(Window, on_delete=models.PROTECT, related_name="entries")
+    # Indexes: the draw rewrites every entry of a window (rank, status), and a status change can
+    # never be a HOT update, so each index costs a write per entry. Hence no redundant ones:
+    # window and status share one composite index, entry_id is unique through a constraint (a
+    # unique=True CharField also gets a varchar_pattern_ops "_like" twin on PostgreSQL), and
+    # registered_by, null for every web entry, is indexed only where set.
+    window = models.ForeignKey(
+        Window, on_delete=models.PROTECT, related_name="entries", db_index=False
+    )
     procedure = models.ForeignKey(Procedure, on_delete=models.PROTECT, related_name="entries")
     person = models.ForeignKey("accounts.Person", on_delete=models.PROTECT, related_name="entries")
     contact = models.ForeignKey(
         "accounts.Contact", null=True, blank=True, on_delete=models.PROTECT, related_name="entries"
     )
     contact_seat = models.PositiveSmallIntegerField(null=True, blank=True)
-    entry_id = models.CharField(max_length=32, unique=True, default=new_entry_id, editable=False)
+    entry_id = models.CharField(max_length=32, default=new_entry_id, editable=False)
     tier = models.PositiveSmallIntegerField(default=1)
     weight = models.PositiveSmallIntegerField(default=1)
     sites = models.ManyToManyField(Site, blank=True, related_name="+")
@@ -199,10 +206,15 @@ class Entry(models.Model):
     urgent_approved = models.BooleanField(default=False)
     channel = models.CharField(max_length=8, choices=Channel.choices, default=Channel.WEB)
     status = models.CharField(
-        max_length=16, choices=EntryStatus.choices, default=EntryStatus.REGISTERED, db_index=True
+        max_length=16, choices=EntryStatus.choices, default=EntryStatus.REGISTERED
     )
     registered_by = models.ForeignKey(
-        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="+",
+        db_index=False,
     )
     carried_from = models.OneToOneField(
         "self", null=True, blank=True, on_delete=models.PROTECT, related_name="carried_to"
@@ -214,7 +226,16 @@ class Entry(models.Model):
     class Meta:
         ordering = ["window", "created_at"]
         verbose_name_plural = "entries"
+        indexes = [
+            models.Index(fields=["window", "status"], name="entry_window_status"),
+            models.Index(
+                fields=["registered_by"],
+                condition=Q(registered_by__isnull=False),
+                name="entry_registered_by",
+            ),
+        ]
         constraints = [
+            models.UniqueConstraint(fields=["entry_id"], name="entry_id_unique"),
             models.UniqueConstraint(
                 fields=["procedure", "person"],
                 condition=Q(status__in=ACTIVE_ENTRY_STATUSES),

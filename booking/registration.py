@@ -355,7 +355,8 @@ def _send_receipt(entry: Entry, contact: Contact, language: str) -> None:
     from django.conf import settings
     from django.urls import reverse
 
-    url = settings.SITE_URL + reverse("receipt", args=[receipt_token(entry)])
+    # A short link, so that the SMS fits in one part; it redirects to the signed receipt.
+    url = settings.SITE_URL + reverse("receipt-short", args=[entry.entry_id])
     with translation.override(language):
         body = gettext(
             "Fairslot: registration recorded, number %(pseudonym)s. Draw after "

@@ -11,6 +11,7 @@ urlpatterns = [
     path("register/<str:code>/", views.register, name="register"),
     path("receipt/check/", views.receipt_check, name="receipt-check"),
     path("receipt/<str:token>/", views.receipt, name="receipt"),
+    path("r/<str:entry_id>/", views.receipt_short, name="receipt-short"),
     path("my/", views.my_entries, name="my-entries"),
     path("my/login/", views.my_login, name="my-login"),
     path("my/code/", views.my_code, name="my-code"),

@@ -128,6 +128,15 @@ def receipt(request, token):
     return render(request, "booking/receipt.html", {"data": data, "entry": entry, "token": token})
 
 
+def receipt_short(request, entry_id):
+    """The SMS's short link. An entry id is a public pseudonym (it is in entries.csv), and the
+    receipt holds no identity, so this reveals nothing the draw files do not."""
+    entry = get_object_or_404(
+        Entry.objects.select_related("window", "procedure"), entry_id=entry_id
+    )
+    return redirect("receipt", token=registration.receipt_token(entry))
+
+
 @require_http_methods(["GET", "POST"])
 def receipt_check(request):
     form = ReceiptCheckForm(request.POST or None)

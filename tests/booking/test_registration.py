@@ -388,3 +388,17 @@ def test_thousand_submissions_with_five_percent_duplicates():
     assert Entry.objects.count() == 950
     assert sum(code == "already_registered" for _, code in outcomes) == 50
     assert all(code in (None, "already_registered") for _, code in outcomes)
+
+
+def test_receipt_sms_fits_one_part_and_its_link_opens_the_signed_receipt(client, window):
+    entry = _register(window)
+    message = OutboxMessage.objects.get(dedup_key=f"receipt:{entry.entry_id}")
+    link = re.search(r"https?://\S+", message.body).group(0)
+    path = link.split("://", 1)[1].split("/", 1)[1]
+
+    response = client.get("/" + path, follow=True)
+
+    assert len(message.body) <= 160
+    assert message.body.isascii()
+    assert response.status_code == 200
+    assert entry.entry_id.encode() in response.content

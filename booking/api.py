@@ -109,7 +109,10 @@ class RegistrationStart(PublicAPIView):
         data = StartInput(data=request.data)
         data.is_valid(raise_exception=True)
         fields = dict(data.validated_data)
-        window = get_object_or_404(selectors.open_windows(), code=fields.pop("window"))
+        # The service checks the procedure by database time; no need to prefetch them here.
+        window = get_object_or_404(
+            selectors.open_windows().prefetch_related(None), code=fields.pop("window")
+        )
         proof = fields.pop("proof", None)
         fields["sites"] = tuple(fields.get("sites", ()))
         fields["excluded_weekdays"] = "".join(fields.get("excluded_weekdays", ()))
@@ -148,6 +151,7 @@ class RegistrationSubmit(PublicAPIView):
     def post(self, request):
         data = TokenInput(data=request.data)
         data.is_valid(raise_exception=True)
-        pending = registration.get_pending(data.validated_data["token"])
-        entry = registration.submit_registration(pending=pending, language=get_language())
+        entry = registration.submit_registration(
+            token=data.validated_data["token"], language=get_language()
+        )
         return Response(EntryOutput(entry).data, status=status.HTTP_201_CREATED)

@@ -12,15 +12,16 @@ from dataclasses import asdict, dataclass, field
 from datetime import date, timedelta
 
 from django.core import signing
-from django.db import IntegrityError, transaction
-from django.db.models import F
-from django.db.models.functions import Now
+from django.db import transaction
+from django.db.models import F, OuterRef, Q, Subquery
+from django.db.models.functions import Coalesce, Now
 from django.utils import timezone, translation
 from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 
 from accounts import audit, otp
 from accounts.crypto import blind_index
+from accounts.inserts import insert_or_skip
 from accounts.models import Contact, ContactKind, IdentityKind, Person
 from accounts.normalize import (
     NormalizationError,
@@ -38,6 +39,7 @@ from booking.models import (
     DuplicateAttempt,
     Entry,
     PendingRegistration,
+    Procedure,
     Window,
     WindowState,
 )
@@ -47,6 +49,7 @@ logger = logging.getLogger(__name__)
 
 MAX_DUPLICATE_ANSWERS = 3
 RECEIPT_SALT = "fairslot.receipt"
+PENDING_TTL = timedelta(days=1)
 
 
 class FieldError(DomainError):
@@ -116,12 +119,14 @@ def _normalised(data: RegistrationInput) -> dict:
     }
 
 
-def _check_window(window: Window, answers: dict) -> None:
+def _check_window(window: Window, answers: dict) -> Procedure:
+    """Refuse unless the window is open (by database time) and offers the chosen procedure,
+    which is returned (only its id and code loaded)."""
     # One query answers "open now, by database time?" and "which procedures?".
-    procedures = set(
+    procedures = dict(
         Window.objects.filter(
             pk=window.pk, state=WindowState.OPEN, opens_at__lte=Now(), closes_at__gt=Now()
-        ).values_list("procedures__code", flat=True)
+        ).values_list("procedures__code", "procedures__id")
     )
     if not procedures:
         raise Conflict("window_closed", _("This registration window is closed."))
@@ -133,6 +138,8 @@ def _check_window(window: Window, answers: dict) -> None:
             raise FieldError("sites", "sites", _("Choose sites of this prefecture."))
     if answers["birth_date"] > timezone.localdate().isoformat():
         raise FieldError("birth_date", "birth_date", _("The birth date is in the future."))
+    code = answers["procedure"]
+    return Procedure.from_db(Procedure.objects.db, ["id", "code"], [procedures[code], code])
 
 
 def start_registration(
@@ -156,56 +163,73 @@ def start_registration(
     # One transaction: if sending is refused (limits, lock), nothing of this request is kept.
     with transaction.atomic():
         contact = otp.get_or_create_contact(kind=data.contact_kind, value=answers["contact"])
-        pending = PendingRegistration.objects.create(
+        pending = PendingRegistration(
             window=window,
             contact=contact,
             payload=json.dumps(answers),
             channel=channel,
             idempotency_key=idempotency_key or None,
         )
+        # Only the idempotency key can conflict (the token is random): a concurrent retry of
+        # this request won, and its code is on the way.
+        if not insert_or_skip(pending):
+            return PendingRegistration.objects.get(idempotency_key=idempotency_key)
         otp.send_code(contact=contact, client_ip=client_ip, proof_ok=proof_ok, language=language)
     return pending
 
 
+def _live_pending():
+    return PendingRegistration.objects.filter(created_at__gt=timezone.now() - PENDING_TTL)
+
+
+def _not_found() -> DomainError:
+    return DomainError(
+        "registration_not_found",
+        _("This registration has expired. Please start again."),
+        http_status=404,
+    )
+
+
 def get_pending(token: str) -> PendingRegistration:
     pending = (
-        PendingRegistration.objects.select_related("window", "contact", "entry")
-        .filter(token=token, created_at__gt=timezone.now() - timedelta(days=1))
+        _live_pending()
+        .select_related("window", "contact", "contact__device", "entry")
+        .filter(token=token)
         .first()
     )
     if pending is None:
-        raise DomainError(
-            "registration_not_found",
-            _("This registration has expired. Please start again."),
-            http_status=404,
-        )
+        raise _not_found()
     return pending
 
 
 def verify_registration(*, pending: PendingRegistration, code: str) -> None:
-    otp.verify_code(contact=pending.contact, code=code)
-    PendingRegistration.objects.filter(pk=pending.pk).update(verified_at=timezone.now())
-    pending.verified_at = timezone.now()
+    # The pending registration is marked in the transaction that spends the code; a wrong code's
+    # failure count is committed before the refusal.
+    with transaction.atomic():
+        right = otp.check_code(contact=pending.contact, code=code)
+        if right:
+            now = timezone.now()
+            PendingRegistration.objects.filter(pk=pending.pk).update(verified_at=now)
+    if not right:
+        raise otp.wrong_code()
+    pending.verified_at = now
 
 
 def _person_for(answers: dict) -> Person:
-    person = Person.objects.filter(identity_hash=answers["identity_hash"]).first()
-    if person is not None:
+    person = Person(
+        kind=answers["identity_kind"],
+        identity_hash=answers["identity_hash"],
+        likeness_hash=answers["likeness_hash"],
+        identifier=answers["identifier"],
+        given_names=answers["given_names"],
+        family_name=answers["family_name"],
+        birth_date=answers["birth_date"],
+        nationality=answers["nationality"],
+    )
+    if insert_or_skip(person):
         return person
-    try:
-        with transaction.atomic():
-            return Person.objects.create(
-                kind=answers["identity_kind"],
-                identity_hash=answers["identity_hash"],
-                likeness_hash=answers["likeness_hash"],
-                identifier=answers["identifier"],
-                given_names=answers["given_names"],
-                family_name=answers["family_name"],
-                birth_date=answers["birth_date"],
-                nationality=answers["nationality"],
-            )
-    except IntegrityError:  # the same person registering at the same instant elsewhere
-        return Person.objects.get(identity_hash=answers["identity_hash"])
+    # Known already, or registered at this instant by another request (which we waited for).
+    return Person.objects.get(identity_hash=answers["identity_hash"])
 
 
 def initial_tier(window: Window, permit_expires_on: str | None, urgent_approved=False) -> int:
@@ -218,87 +242,123 @@ def initial_tier(window: Window, permit_expires_on: str | None, urgent_approved=
     return 1
 
 
-def _create_entry(pending: PendingRegistration, answers: dict, person: Person) -> Entry | None:
-    """Insert the entry in the first free contact seat. None means: a duplicate person."""
-    window = pending.window
-    procedure = window.procedures.get(code=answers["procedure"])
-    for _attempt in range(MAX_ENTRIES_PER_CONTACT):
-        taken = set(
-            Entry.objects.filter(
-                contact=pending.contact, status__in=ACTIVE_ENTRY_STATUSES
-            ).values_list("contact_seat", flat=True)
-        )
-        free = [s for s in range(1, MAX_ENTRIES_PER_CONTACT + 1) if s not in taken]
-        if not free:
-            raise Conflict(
-                "contact_full",
-                _("This phone or e-mail already has the maximum number of registrations (3)."),
-            )
-        try:
-            with transaction.atomic():
-                entry = Entry.objects.create(
-                    window=window,
-                    procedure=procedure,
-                    person=person,
-                    contact=pending.contact,
-                    contact_seat=free[0],
-                    channel=pending.channel,
-                    excluded_weekdays=answers["excluded_weekdays"],
-                    permit_expires_on=answers["permit_expires_on"],
-                    tier=initial_tier(window, answers["permit_expires_on"]),
-                )
-                if answers["sites"]:
-                    entry.sites.set(window.prefecture.sites.filter(code__in=answers["sites"]))
-                return entry
-        except IntegrityError:
-            if Entry.objects.filter(
-                procedure=procedure, person=person, status__in=ACTIVE_ENTRY_STATUSES
-            ).exists():
-                return None
-            # Otherwise another request took that seat first: look again.
-    raise Conflict(
+def _contact_full() -> Conflict:
+    return Conflict(
         "contact_full",
         _("This phone or e-mail already has the maximum number of registrations (3)."),
     )
 
 
-def submit_registration(*, pending: PendingRegistration, language: str = "fr") -> Entry:
-    """Create the entry of a verified registration. Repeating it returns the same entry."""
-    if not pending.verified_at:
-        raise DomainError("not_verified", _("Enter the code we sent you first."), http_status=403)
-    duplicate = False
-    with transaction.atomic():
-        pending = (
-            PendingRegistration.objects.select_for_update(of=("self",))
-            .select_related("window", "window__prefecture", "contact")
-            .get(pk=pending.pk)
+def _next_seat(contact: Contact, person: Person, procedure: Procedure) -> int | None:
+    """After a conflict: the first free seat of the contact, or None if the person already has
+    an active entry for the procedure. A full contact is refused before duplicates are looked
+    at, so that it learns nothing about other people."""
+    rows = list(
+        Entry.objects.filter(
+            Q(contact=contact) | Q(person=person, procedure=procedure),
+            status__in=ACTIVE_ENTRY_STATUSES,
+        ).values_list("contact_id", "contact_seat", "person_id", "procedure_id")
+    )
+    taken = {seat for contact_id, seat, _p, _r in rows if contact_id == contact.pk}
+    free = [seat for seat in range(1, MAX_ENTRIES_PER_CONTACT + 1) if seat not in taken]
+    if not free:
+        raise _contact_full()
+    if any(p == person.pk and r == procedure.pk for _c, _s, p, r in rows):
+        return None
+    return free[0]
+
+
+def _create_entry(
+    pending: PendingRegistration, answers: dict, person: Person, procedure: Procedure
+) -> Entry | None:
+    """Insert the entry in the first free contact seat. None means: a duplicate person.
+
+    The constraints decide: the insert tries seat 1 (most contacts hold one entry) and inserts
+    nothing on a conflict; only then do we read which seats are taken and whether the person
+    is already registered, and try again."""
+    window = pending.window
+    seat = 1
+    for _attempt in range(MAX_ENTRIES_PER_CONTACT + 1):
+        entry = Entry(
+            window=window,
+            procedure=procedure,
+            person=person,
+            contact=pending.contact,
+            contact_seat=seat,
+            channel=pending.channel,
+            excluded_weekdays=answers["excluded_weekdays"],
+            permit_expires_on=answers["permit_expires_on"],
+            tier=initial_tier(window, answers["permit_expires_on"]),
         )
+        if insert_or_skip(entry):
+            if answers["sites"]:
+                entry.sites.add(*window.prefecture.sites.filter(code__in=answers["sites"]))
+            return entry
+        seat = _next_seat(pending.contact, person, procedure)
+        if seat is None:
+            return None
+    raise _contact_full()
+
+
+def _locked_pending(**lookup) -> PendingRegistration:
+    refused = DuplicateAttempt.objects.filter(
+        contact=OuterRef("contact"), window=OuterRef("window")
+    ).values("count")[:1]
+    pending = (
+        _live_pending()
+        .select_for_update(of=("self",))
+        .select_related("window", "window__prefecture", "contact", "entry", "entry__procedure")
+        .annotate(refused=Coalesce(Subquery(refused), 0))
+        .filter(**lookup)
+        .first()
+    )
+    if pending is None:
+        raise _not_found()
+    return pending
+
+
+def _count_duplicate(pending: PendingRegistration) -> None:
+    first = DuplicateAttempt(contact=pending.contact, window=pending.window, count=1)
+    if not insert_or_skip(first):
+        DuplicateAttempt.objects.filter(contact=pending.contact, window=pending.window).update(
+            count=F("count") + 1
+        )
+    audit.record(
+        "entry.duplicate_refused",
+        target=pending.contact,
+        prefecture_id=pending.window.prefecture_id,
+    )
+
+
+def submit_registration(
+    *,
+    pending: PendingRegistration | None = None,
+    token: str | None = None,
+    language: str = "fr",
+) -> Entry:
+    """Create the entry of a verified registration, given as `pending` or by its `token`.
+    Repeating it returns the same entry."""
+    lookup = {"pk": pending.pk} if pending is not None else {"token": token}
+    with transaction.atomic():
+        pending = _locked_pending(**lookup)  # concurrent submits of one registration queue here
         if pending.entry_id:
+            pending.entry.window = pending.window
             return pending.entry
+        if not pending.verified_at:
+            raise DomainError(
+                "not_verified", _("Enter the code we sent you first."), http_status=403
+            )
         answers = json.loads(pending.payload)
-        _check_window(pending.window, answers)
-        refused = DuplicateAttempt.objects.filter(
-            contact=pending.contact, window=pending.window
-        ).values_list("count", flat=True)
-        if refused and refused[0] >= MAX_DUPLICATE_ANSWERS:
+        procedure = _check_window(pending.window, answers)
+        if pending.refused >= MAX_DUPLICATE_ANSWERS:
             raise Throttled(
                 "too_many_duplicates", _("Too many refused registrations from this contact.")
             )
-        entry = _create_entry(pending, answers, _person_for(answers))
+        entry = _create_entry(pending, answers, _person_for(answers), procedure)
         if entry is None:
-            attempts, _created = DuplicateAttempt.objects.get_or_create(
-                contact=pending.contact, window=pending.window
-            )
-            DuplicateAttempt.objects.filter(pk=attempts.pk).update(count=F("count") + 1)
-            audit.record(
-                "entry.duplicate_refused",
-                target=pending.contact,
-                prefecture_id=pending.window.prefecture_id,
-            )
-            duplicate = True
+            _count_duplicate(pending)
         else:
-            pending.entry = entry
-            pending.save(update_fields=["entry"])
+            PendingRegistration.objects.filter(pk=pending.pk).update(entry=entry)
             audit.record(
                 "entry.registered",
                 target=entry,
@@ -307,7 +367,7 @@ def submit_registration(*, pending: PendingRegistration, language: str = "fr") -
                 channel=entry.channel,
             )
             _send_receipt(entry, pending.contact, language)
-    if duplicate:
+    if entry is None:  # after the commit: the refusal is counted and audited
         raise Conflict(
             "already_registered",
             _(

@@ -9,6 +9,7 @@ import unicodedata
 
 import phonenumbers
 import pytest
+from django.utils import translation
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -545,11 +546,16 @@ def test_normalization_error_carries_code_and_english_message():
     with pytest.raises(NormalizationError) as caught:
         normalize_phone("0143123456")
 
-    assert (caught.value.code, str(caught.value.message)) == (
-        "phone_landline",
+    with translation.override("en"):
+        english = str(caught.value.message)
+    with translation.override("fr"):
+        french = str(caught.value.message)
+    assert caught.value.code == "phone_landline"
+    assert english == (
         "This is a landline number. We send the code by text message (SMS), so enter a mobile "
-        "phone number, for example 06 12 34 56 78.",
+        "phone number, for example 06 12 34 56 78."
     )
+    assert french != english  # the message is translated (lazily, in the reader's language)
     assert isinstance(caught.value, ValueError)
 
 

@@ -1,14 +1,17 @@
 """One-time codes: tries, lockouts and sending limits, at their edges, with a frozen clock."""
 
+import os
 import re
 from datetime import timedelta
 
 import pytest
 import time_machine
 from django.core.cache import cache
+from django.core.cache.backends.locmem import LocMemCache
+from django.core.cache.backends.redis import RedisCache
 from django.utils import timezone
 
-from accounts import otp
+from accounts import otp, ratelimit
 from accounts.models import ContactCodeDevice, OutboxMessage
 from config.errors import Busy, DomainError, Throttled
 
@@ -140,11 +143,24 @@ def test_without_proof_of_work_the_ip_limit_is_stricter(db):
     otp.send_code(contact=contacts[5], client_ip="3.3.3.3", proof_ok=True)
 
 
-def test_sending_fails_closed_when_the_rate_limit_store_is_down(contact, monkeypatch):
+def _broken_local_cache():
     def broken(*args, **kwargs):
-        raise ConnectionError("redis down")
+        raise ConnectionError("store down")
 
-    monkeypatch.setattr(cache, "add", broken)
+    store = LocMemCache("broken", {})
+    store.add = store.incr = store.get = store.set = broken
+    return store
+
+
+@pytest.mark.parametrize(
+    "down",
+    [
+        pytest.param(lambda: RedisCache("redis://127.0.0.1:1/0", {}), id="redis-unreachable"),
+        pytest.param(_broken_local_cache, id="local-cache-failing"),
+    ],
+)
+def test_sending_fails_closed_when_the_rate_limit_store_is_down(contact, monkeypatch, down):
+    monkeypatch.setattr(ratelimit, "_store", down)
 
     with pytest.raises(Busy):
         otp.send_code(contact=contact, client_ip="1.1.1.1", proof_ok=True)
@@ -158,3 +174,84 @@ def test_codes_never_reach_the_logs(contact, caplog):
     otp.verify_code(contact=contact, code=code)
 
     assert code not in caplog.text
+
+
+# --- Rate-limit store: the same rules on Redis (one Lua script) and on the local cache --------
+
+
+@pytest.fixture(
+    params=[
+        "local",
+        pytest.param("redis", marks=pytest.mark.redis),
+    ]
+)
+def store(request, monkeypatch):
+    if request.param == "redis":
+        backend = RedisCache(os.environ["REDIS_URL"], {})
+    else:
+        backend = LocMemCache(f"ratelimit-{request.node.name}", {})
+    backend.clear()
+    monkeypatch.setattr(ratelimit, "_store", lambda: backend)
+    yield backend
+    backend.clear()
+
+
+def _refusal(*rules) -> str | None:
+    try:
+        ratelimit.check(*rules)
+    except Throttled as exc:
+        return exc.code
+    return None
+
+
+def test_rate_limit_stops_at_the_first_refusal_and_keeps_earlier_counts(store):
+    rules = (ratelimit.Hit("ip:x", 2, 3600), ratelimit.Cooldown("send:1", 60))
+    with time_machine.travel(timezone.now().replace(minute=0, second=1), tick=False) as clock:
+        outcomes = [_refusal(*rules) for _ in range(3)]
+        clock.shift(timedelta(seconds=61))
+        after_cooldown = _refusal(ratelimit.Cooldown("send:1", 60))
+
+    # The second request was refused by the cooldown, yet its address hit was counted.
+    assert outcomes == [None, "code_cooldown", "too_many_requests"]
+    assert after_cooldown is None
+
+
+def test_rate_limit_counts_per_fixed_window(store):
+    with time_machine.travel(timezone.now().replace(minute=0, second=1), tick=False) as clock:
+        inside = [_refusal(ratelimit.Hit("k", 3, 900)) for _ in range(4)]
+        clock.shift(timedelta(minutes=15))
+        next_window = _refusal(ratelimit.Hit("k", 3, 900))
+
+    assert inside == [None, None, None, "too_many_requests"]
+    assert next_window is None
+
+
+def test_rate_limit_cooldown_reports_when_it_ends(store):
+    with time_machine.travel(timezone.now(), tick=False) as clock:
+        ratelimit.check(ratelimit.Cooldown("send:2", 60))
+        clock.shift(timedelta(seconds=20))
+        with pytest.raises(Throttled) as early:
+            ratelimit.check(ratelimit.Cooldown("send:2", 60))
+
+    assert early.value.retry_after == 41
+
+
+@pytest.mark.redis
+def test_sending_a_code_checks_every_limit_in_one_redis_round_trip(contact, monkeypatch):
+    import redis
+
+    monkeypatch.setattr(ratelimit, "_store", lambda: RedisCache(os.environ["REDIS_URL"], {}))
+    otp.send_code(contact=contact, client_ip="1.1.1.1", proof_ok=True)  # loads the script
+    commands = []
+    execute = redis.Redis.execute_command
+
+    def counting(self, *args, **kwargs):
+        commands.append(args[0])
+        return execute(self, *args, **kwargs)
+
+    monkeypatch.setattr(redis.Redis, "execute_command", counting)
+    with time_machine.travel(timezone.now() + timedelta(seconds=61), tick=False):
+        otp.send_code(contact=contact, client_ip="1.1.1.1", proof_ok=True)
+
+    assert commands == ["EVALSHA"]
+    assert OutboxMessage.objects.count() == 2

@@ -402,3 +402,143 @@ def test_receipt_sms_fits_one_part_and_its_link_opens_the_signed_receipt(client,
     assert message.body.isascii()
     assert response.status_code == 200
     assert entry.entry_id.encode() in response.content
+
+
+# --- Statements per request (guards: these counts must not silently grow back) -----------------
+# Counted inside the test's transaction, so each request's own transaction shows as a SAVEPOINT
+# and a RELEASE (in production a BEGIN and a COMMIT, not counted). Before the work on
+# docs/benchmarks.md "Registration" section, the same count was: start 20, verify 8, submit 20.
+# start: window, window check, contact lookup, user, contact, device, pending, code, outbox,
+# audit. verify: pending, code spent, contact verified, audit, pending verified. submit: locked
+# pending, window check, person, entry, pending, audit, outbox receipt. Plus the pair each.
+START_QUERIES = 12
+VERIFY_QUERIES = 7
+SUBMIT_QUERIES = 9
+
+
+def _api(client, path, payload, **headers):
+    return client.post(path, payload, content_type="application/json", **headers)
+
+
+def test_api_registration_statements_per_request(client, window, django_assert_max_num_queries):
+    payload = _api_payload(window)
+
+    with django_assert_max_num_queries(START_QUERIES):
+        started = _api(client, "/api/v1/registrations/", payload)
+    token = started.json()["token"]
+    code = _last_code(Contact.objects.get())
+    with django_assert_max_num_queries(VERIFY_QUERIES):
+        verified = _api(client, "/api/v1/registrations/verify/", {"token": token, "code": code})
+    with django_assert_max_num_queries(SUBMIT_QUERIES):
+        submitted = _api(client, "/api/v1/registrations/submit/", {"token": token})
+
+    assert (started.status_code, verified.status_code, submitted.status_code) == (202, 200, 201)
+    assert submitted.json()["entry_id"] == Entry.objects.get().entry_id
+
+
+def test_api_start_for_a_known_contact_costs_three_statements_less(
+    client, window, django_assert_max_num_queries
+):
+    from accounts import otp
+
+    otp.get_or_create_contact(kind="phone", value="+33612345678")
+    payload = _api_payload(window)
+
+    with django_assert_max_num_queries(START_QUERIES - 3):
+        started = _api(client, "/api/v1/registrations/", payload)
+
+    assert started.status_code == 202
+    assert Contact.objects.count() == 1
+
+
+def test_register_wrong_code_is_counted_then_refused(window):
+    pending = registration.start_registration(
+        window=window, data=_input(window), client_ip="10.0.0.1", proof_ok=True
+    )
+    wrong = f"{(int(_last_code(pending.contact)) + 1) % 10**6:06d}"
+
+    with pytest.raises(DomainError) as refused:
+        registration.verify_registration(pending=pending, code=wrong)
+
+    assert refused.value.code == "code_wrong"
+    pending.refresh_from_db()
+    assert pending.verified_at is None
+    assert pending.contact.device.__class__.objects.get(pk=pending.contact.device.pk).attempts == 1
+
+
+def test_register_second_entry_on_a_contact_takes_the_next_seat(prefecture):
+    first_window, second_window = (
+        WindowFactory(prefecture=prefecture),
+        WindowFactory(prefecture=prefecture),
+    )
+    first = _register(first_window, identifier="7500000001")
+    cache.clear()
+
+    second = _register(second_window, identifier="7500000002")
+
+    assert (first.contact_seat, second.contact_seat) == (1, 2)
+    assert first.contact_id == second.contact_id
+
+
+def test_register_full_contact_is_refused_before_duplicates_are_looked_at(prefecture):
+    windows = [WindowFactory(prefecture=prefecture) for _ in range(4)]
+    for index, window in enumerate(windows[:3]):
+        cache.clear()
+        _register(window, identifier=f"75000000{index:02d}")
+    cache.clear()
+
+    # The same person again (a duplicate), from the full contact: the answer says "full", not
+    # "already registered", so a full contact cannot probe who is registered.
+    with pytest.raises(DomainError) as refused:
+        _register(windows[3], identifier="7500000000")
+
+    assert refused.value.code == "contact_full"
+    assert Entry.objects.count() == 3
+
+
+def test_register_with_sites_stores_them(window):
+    site = SiteFactory(prefecture=window.prefecture)
+
+    entry = _register(window, sites=(site.code,))
+
+    assert list(entry.sites.all()) == [site]
+
+
+@pytest.mark.postgres
+@pytest.mark.django_db(transaction=True)
+def test_simultaneous_starts_with_one_idempotency_key_send_one_code():
+    from tests.conftest import run_concurrently
+
+    window = WindowFactory()
+
+    def start():
+        return registration.start_registration(
+            window=window,
+            data=_input(window),
+            client_ip="10.0.0.1",
+            proof_ok=True,
+            idempotency_key="same-key",
+        ).pk
+
+    outcomes = run_concurrently(*[start] * 8)
+
+    assert [exc for _pk, exc in outcomes] == [None] * 8
+    assert len({pk for pk, _exc in outcomes}) == 1
+    assert PendingRegistration.objects.count() == 1
+    assert OutboxMessage.objects.count() == Contact.objects.count() == 1
+
+
+@pytest.mark.postgres
+@pytest.mark.django_db(transaction=True)
+def test_simultaneous_first_use_of_one_contact_creates_it_once():
+    from accounts import otp
+    from tests.conftest import run_concurrently
+
+    def create():
+        return otp.get_or_create_contact(kind="phone", value="+33612345678").pk
+
+    outcomes = run_concurrently(*[create] * 10)
+
+    assert [exc for _pk, exc in outcomes] == [None] * 10
+    assert len({pk for pk, _exc in outcomes}) == 1
+    assert Contact.objects.count() == 1

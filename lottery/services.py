@@ -14,13 +14,20 @@ from datetime import timedelta
 from zoneinfo import ZoneInfo
 
 from django.db import connection, transaction
-from django.db.models import Exists, OuterRef
 from django.utils.translation import gettext_lazy as _
 
 from accounts import audit
 from accounts.models import Role
 from booking import services as booking_services
-from booking.models import Appointment, Entry, EntryStatus, Slot, Window, WindowState
+from booking.models import (
+    Appointment,
+    Entry,
+    EntryStatus,
+    Procedure,
+    Slot,
+    Window,
+    WindowState,
+)
 from config.errors import Conflict, DomainError
 from lottery import beacon, clock
 from lottery.fairdraw import canonical, crypto
@@ -150,11 +157,10 @@ def freeze_draw(*, window_id: int, actor=None) -> bool:
             raise Conflict(
                 "not_due", _("The window is not closed or its freeze time has not come.")
             )
-        entries = _frozen_entries(window)
-        entries_bytes = canonical.entries_csv(entries)
+        entries_bytes, groups = _frozen_entries(window)
         slots = _frozen_slots(window)
         slots_bytes = canonical.slots_csv(slots)
-        counts = _counts(entries, slots)
+        counts = _counts(groups, slots)
         claimed = Draw.objects.filter(pk=draw.pk, state=DrawState.ANNOUNCED).update(
             state=DrawState.FROZEN,
             frozen_at=now,
@@ -166,14 +172,15 @@ def freeze_draw(*, window_id: int, actor=None) -> bool:
         )
         if not claimed:
             return False
-        draw.refresh_from_db()
+        # Not the two files again (about 70 MB for a million entries): the audit needs none.
+        draw.refresh_from_db(fields=["state", "frozen_at", "entries_digest", "slots_digest"])
         _audit(
             "draw.frozen",
             draw,
             actor,
             entries_digest=draw.entries_digest,
             slots_digest=draw.slots_digest,
-            entries=len(entries),
+            entries=counts["entries"],
             slots=counts["slots"],
         )
     return True
@@ -189,38 +196,77 @@ def entry_rules(window: Window) -> dict:
     }
 
 
-def _frozen_entries(window: Window) -> list[canonical.Entry]:
-    """The registered entries with their tier and weight, which are also written back to the
-    rows that differ (the rows then say what the published file says)."""
+def _frozen_entries(window: Window) -> tuple[bytes, Counter]:
+    """The canonical entries.csv bytes of the registered entries, with their tier and weight,
+    and the count of entries per (procedure, tier, weight). Tiers and weights that differ from
+    the rows are written back (the rows then say what the published file says).
+
+    A million rows: one raw query in entry_id byte order, each line built as the entry_id plus
+    a cached tail (tier, weight, procedure, sites, weekdays); the bytes are then re-parsed by
+    the engine's own strict parser, so they are canonical or the freeze fails."""
     urgent_until = window.closes_at.astimezone(PARIS).date() + timedelta(days=window.urgency_days)
-    had_offer = Appointment.objects.filter(entry_id=OuterRef("carried_from_id"))
-    rows = (
-        Entry.objects.filter(window=window, status=EntryStatus.REGISTERED)
-        .annotate(prev_offered=Exists(had_offer))
-        .values_list(
-            "pk", "entry_id", "procedure__code", "procedure_id", "excluded_weekdays",
-            "permit_expires_on", "urgent_approved", "carried_from__procedure_id",
-            "carried_from__status", "carried_from__weight", "prev_offered", "tier", "weight",
-        )
-    )  # fmt: skip
+    codes = dict(Procedure.objects.values_list("pk", "code"))
+    sites = _entry_sites(window)
+    lines, updates, groups, tails = [canonical.ENTRIES_HEADER], {}, Counter(), {}
+    append = lines.append
+    with connection.cursor() as cursor:
+        if connection.vendor == "postgresql":
+            # The EXISTS subplan inflates the estimated cost past jit_above_cost, and compiling
+            # the plan took longer (about 1 s) than running it. SET LOCAL: this transaction.
+            cursor.execute("SET LOCAL jit = off")
+        cursor.execute(*_entries_query(window))
+        while chunk := cursor.fetchmany(20_000):
+            for pk, entry_id, proc_id, days, expires, urgent, *prev, old_tier, old_weight in chunk:
+                tier = 0 if urgent or (expires is not None and expires <= urgent_until) else 1
+                weight = 1 if prev[0] is None else _weight(proc_id, *prev)
+                if tier != old_tier or weight != old_weight:
+                    updates.setdefault((tier, weight), []).append(pk)
+                procedure = codes[proc_id]
+                key = (procedure, tier, weight, sites.get(pk, ""), days)
+                tail = tails.get(key)
+                if tail is None:
+                    tail = tails[key] = _entry_tail(*key)
+                groups[procedure, tier, weight] += 1
+                append(entry_id + tail)
+    data = ("\n".join(lines) + "\n").encode("ascii")
+    canonical.parse_entries(data, name="entries.csv (as written)")
+    for (tier, weight), pks in updates.items():
+        for start in range(0, len(pks), 5000):
+            Entry.objects.filter(pk__in=pks[start : start + 5000]).update(tier=tier, weight=weight)
+    return data, groups
+
+
+def _entries_query(window: Window) -> tuple[str, list]:
+    """Registered entries in entry_id byte order (COLLATE "C" on PostgreSQL, whose default
+    collation is not byte order; SQLite compares bytes), with what the weight rule needs of
+    the entry each was carried from."""
+    entry, appointment = Entry._meta.db_table, Appointment._meta.db_table
+    collate = ' COLLATE "C"' if connection.vendor == "postgresql" else ""
+    sql = f"""
+        SELECT e.id, e.entry_id, e.procedure_id, e.excluded_weekdays, e.permit_expires_on,
+               e.urgent_approved, prev.procedure_id, prev.status, prev.weight,
+               EXISTS (SELECT 1 FROM {appointment} a WHERE a.entry_id = e.carried_from_id),
+               e.tier, e.weight
+        FROM {entry} e LEFT JOIN {entry} prev ON prev.id = e.carried_from_id
+        WHERE e.window_id = %s AND e.status = %s
+        ORDER BY e.entry_id{collate}
+    """  # noqa: S608 (table names from the models, values as parameters)
+    return sql, [window.pk, EntryStatus.REGISTERED]
+
+
+def _entry_sites(window: Window) -> dict[int, str]:
+    """Each entry's sites as the entries.csv field: codes in byte order, joined by |."""
     sites: dict[int, list[str]] = {}
     through = Entry.sites.through.objects.filter(entry__window=window)
     for entry_pk, site_code in through.values_list("entry_id", "site__code"):
         sites.setdefault(entry_pk, []).append(site_code)
-    entries, updates = [], {}
-    for pk, entry_id, proc, proc_id, days, expires, urgent, *prev, old_tier, old_weight in rows:
-        tier = 0 if urgent or (expires is not None and expires <= urgent_until) else 1
-        weight = _weight(proc_id, *prev)
-        if (tier, weight) != (old_tier, old_weight):
-            updates.setdefault((tier, weight), []).append(pk)
-        days = tuple(int(d) for d in days)
-        entries.append(
-            canonical.Entry(entry_id, tier, weight, proc, tuple(sites.get(pk, ())), days)
-        )
-    for (tier, weight), pks in updates.items():
-        for start in range(0, len(pks), 5000):
-            Entry.objects.filter(pk__in=pks[start : start + 5000]).update(tier=tier, weight=weight)
-    return entries
+    return {pk: "|".join(sorted(set(codes))) for pk, codes in sites.items()}
+
+
+def _entry_tail(procedure: str, tier: int, weight: int, sites: str, days: str) -> str:
+    """Everything after the entry_id on an entries.csv line (weekdays canonicalised)."""
+    days = "".join(str(day) for day in sorted({int(d) for d in days}))
+    return f",{tier},{weight},{procedure},{sites},{days}"
 
 
 def _weight(procedure_id, prev_procedure_id, prev_status, prev_weight, prev_offered) -> int:
@@ -246,16 +292,15 @@ def _frozen_slots(window: Window) -> list[canonical.Slot]:
     return slots
 
 
-def _counts(entries: list[canonical.Entry], slots: list[canonical.Slot]) -> dict:
+def _counts(groups: Counter, slots: list[canonical.Slot]) -> dict:
     """Counts published at the freeze: entries by procedure, tier and weight; slots."""
-    by = Counter((entry.procedure, entry.tier, entry.weight) for entry in entries)
     rows = [
         {"procedure": p, "tier": t, "weight": w, "entries": n}
-        for (p, t, w), n in sorted(by.items())
+        for (p, t, w), n in sorted(groups.items())
     ]
     per_procedure = Counter(slot.procedure for slot in slots)
     return {
-        "entries": len(entries),
+        "entries": sum(groups.values()),
         "slots": len(slots),
         "groups": rows,
         "slots_by_procedure": dict(sorted(per_procedure.items())),

@@ -270,3 +270,12 @@ def _refuse_unless_sms(number) -> None:
     e164 = phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
     if _NANP_FICTION.fullmatch(e164):
         raise NormalizationError("phone_invalid")
+
+
+def normalize_contact(kind: str, raw: str) -> str:
+    """A phone (E.164) or an e-mail address, by `kind` ("phone" or "email")."""
+    if kind == "phone":
+        return normalize_phone(raw)
+    if kind == "email":
+        return normalize_email(raw)
+    raise ValueError(f"unknown contact kind {kind!r}")

@@ -114,11 +114,9 @@ class RegistrationStart(PublicAPIView):
             selectors.open_windows().prefetch_related(None), code=fields.pop("window")
         )
         proof = fields.pop("proof", None)
-        fields["sites"] = tuple(fields.get("sites", ()))
-        fields["excluded_weekdays"] = "".join(fields.get("excluded_weekdays", ()))
         pending = registration.start_registration(
             window=window,
-            data=registration.RegistrationInput(**fields),
+            data=registration.RegistrationInput.from_answers(fields),
             client_ip=client_ip(request),
             proof_ok=pow.verify_solution(proof),
             channel=Channel.API,

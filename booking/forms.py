@@ -78,21 +78,7 @@ class RegistrationForm(DsfrBaseForm):
         self.fields["nationality"].choices = [("", "—"), *country_choices(get_language() or "fr")]
 
     def to_input(self) -> RegistrationInput:
-        data = self.cleaned_data
-        return RegistrationInput(
-            procedure=data["procedure"],
-            identity_kind=data["identity_kind"],
-            identifier=data["identifier"],
-            given_names=data["given_names"],
-            family_name=data["family_name"],
-            birth_date=data["birth_date"],
-            nationality=data["nationality"],
-            contact_kind=data["contact_kind"],
-            contact=data["contact"],
-            permit_expires_on=data["permit_expires_on"],
-            sites=tuple(data["sites"]),
-            excluded_weekdays="".join(data["excluded_weekdays"]),
-        )
+        return RegistrationInput.from_answers(self.cleaned_data)
 
 
 class CodeForm(DsfrBaseForm):

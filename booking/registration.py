@@ -8,8 +8,9 @@ matched, and at most three times per verified contact and window.
 
 import json
 import logging
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, fields
 from datetime import date, timedelta
+from functools import partial
 
 from django.core import signing
 from django.db import transaction
@@ -25,11 +26,10 @@ from accounts.inserts import insert_or_skip
 from accounts.models import Contact, ContactKind, IdentityKind, Person
 from accounts.normalize import (
     NormalizationError,
-    normalize_email,
+    normalize_contact,
     normalize_foreign_number,
     normalize_name,
     normalize_passport,
-    normalize_phone,
 )
 from accounts.outbox import enqueue_message
 from booking.models import (
@@ -75,6 +75,16 @@ class RegistrationInput:
     sites: tuple[str, ...] = field(default_factory=tuple)
     excluded_weekdays: str = ""
 
+    @classmethod
+    def from_answers(cls, answers: dict) -> "RegistrationInput":
+        """From a form's or serializer's cleaned data: sites and weekdays come as lists; keys
+        that are not answers (the window, the proof of work) are left out."""
+        names = {f.name for f in fields(cls)}
+        values = {k: v for k, v in answers.items() if k in names}
+        values["sites"] = tuple(values.get("sites") or ())
+        values["excluded_weekdays"] = "".join(values.get("excluded_weekdays") or ())
+        return cls(**values)
+
 
 def _normalised(data: RegistrationInput) -> dict:
     """Validate and normalise every answer; raise FieldError naming the first bad field."""
@@ -93,12 +103,9 @@ def _normalised(data: RegistrationInput) -> dict:
         identity_key = f"passport:{data.nationality}:{identifier}:{data.birth_date.isoformat()}"
     else:
         raise FieldError("identity_kind", "identity_kind", _("Choose a kind of identity document."))
-    if data.contact_kind == ContactKind.PHONE:
-        contact = check("contact", normalize_phone, data.contact)
-    elif data.contact_kind == ContactKind.EMAIL:
-        contact = check("contact", normalize_email, data.contact)
-    else:
+    if data.contact_kind not in ContactKind.values:
         raise FieldError("contact_kind", "contact_kind", _("Choose a phone or an e-mail."))
+    contact = check("contact", partial(normalize_contact, data.contact_kind), data.contact)
     family = check("family_name", normalize_name, data.family_name)
     given = check("given_names", normalize_name, data.given_names)
     weekdays = "".join(sorted(set(data.excluded_weekdays)))

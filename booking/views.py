@@ -9,8 +9,8 @@ from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_http_methods
 
 from accounts import otp, pow
-from accounts.models import Contact, ContactKind
-from accounts.normalize import NormalizationError, normalize_email, normalize_phone
+from accounts.models import Contact
+from accounts.normalize import NormalizationError, normalize_contact
 from booking import registration, selectors
 from booking.forms import CodeForm, ContactLoginForm, ReceiptCheckForm, RegistrationForm
 from booking.models import Entry
@@ -149,10 +149,6 @@ def receipt_check(request):
     return render(request, "booking/receipt_check.html", {"form": form, "result": result})
 
 
-def _normalise_contact(kind: str, value: str) -> str:
-    return normalize_phone(value) if kind == ContactKind.PHONE else normalize_email(value)
-
-
 @never_cache
 @require_http_methods(["GET", "POST"])
 def my_login(request):
@@ -161,7 +157,7 @@ def my_login(request):
     form = ContactLoginForm(request.POST or None)
     if request.method == "POST" and form.is_valid():
         try:
-            value = _normalise_contact(
+            value = normalize_contact(
                 form.cleaned_data["contact_kind"], form.cleaned_data["contact"]
             )
             contact = otp.get_or_create_contact(kind=form.cleaned_data["contact_kind"], value=value)

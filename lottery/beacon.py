@@ -1,7 +1,7 @@
 """drand quicknet for FAIRDRAW-1 section 5: the round R, fetching, and BLS verification.
 
-Thin adapter: the engine package may grow its own beacon module; until then this one holds the
-pinned constants and calls `drand_verify` (Rust core). An unverified value is never returned.
+Thin adapter over the engine's beacon module (constants, round R, BLS verification through
+drand-verify), plus fetching from relays. An unverified value is never returned.
 """
 
 import json
@@ -9,22 +9,19 @@ import logging
 import urllib.request
 from datetime import UTC, datetime, timedelta
 
-import drand_verify
 from django.conf import settings
+
+from lottery.fairdraw import beacon as fairdraw_beacon
+from lottery.fairdraw.errors import FairdrawError
 
 logger = logging.getLogger(__name__)
 
-CHAIN_HASH = "52db9ba70e0cc0f6eaf7803dd07447a1f5477735fd3f661792ba94600c84e971"
-PUBLIC_KEY = (
-    "83cf0f2896adee7eb8b5f01fcad3912212c437e0073e911fb90022d3e760183c8c4b450b6a0a6c3ac6a5776a2d1064"
-    "510d1fec758c921cc22b0e17e63aaf4bcb5ed66304de9cf809bd274ca73bab4af5a6e9c76a4bc09e76eae8991ef5ec"
-    "e45a"
-)
-SCHEME = "bls-unchained-g1-rfc9380"
-GENESIS = 1692803367
-PERIOD = 3
+# The pinned quicknet constants and the verification live in the engine (lottery/fairdraw,
+# the code auditors run); this module only adds what the service needs around them.
+CHAIN_HASH = fairdraw_beacon.QUICKNET_CHAIN_HASH.hex()
+PUBLIC_KEY = fairdraw_beacon.QUICKNET_PUBLIC_KEY.hex()
+SCHEME = fairdraw_beacon.QUICKNET_SCHEME
 FALLBACK_AFTER = timedelta(days=7)
-DEFAULT_RELAYS = ("https://api.drand.sh", "https://drand.cloudflare.com")
 
 
 class BeaconError(ValueError):
@@ -33,13 +30,12 @@ class BeaconError(ValueError):
 
 def round_for(reveal_deadline: datetime) -> int:
     """R: the first round emitted at least one hour after the reveal deadline."""
-    t = reveal_deadline.timestamp() + 3600
-    seconds = int(t) + (1 if t > int(t) else 0)  # ceil, to the whole second
-    return -(-(seconds - GENESIS) // PERIOD) + 1
+    t = reveal_deadline.timestamp()
+    return fairdraw_beacon.beacon_round_for_deadline(int(t) + (1 if t > int(t) else 0))
 
 
 def round_time(round_number: int) -> datetime:
-    return datetime.fromtimestamp(GENESIS + PERIOD * (round_number - 1), tz=UTC)
+    return datetime.fromtimestamp(fairdraw_beacon.round_time(round_number), tz=UTC)
 
 
 def verify(round_number: int, signature_hex: str, randomness_hex: str | None = None) -> str:
@@ -48,16 +44,15 @@ def verify(round_number: int, signature_hex: str, randomness_hex: str | None = N
     When the relay's `randomness` is given it must equal H(signature).
     """
     try:
-        signature = bytes.fromhex(signature_hex)
-        if len(signature) != 48:
-            raise BeaconError("the signature must be 48 bytes")
-        verified = drand_verify.verify_quicknet(round_number, signature.hex())
-        randomness = verified.lower() if isinstance(verified, str) else bytes(verified).hex()
-    except (ValueError, TypeError) as error:
-        raise BeaconError(f"round {round_number} does not verify: {error}") from None
-    if randomness_hex is not None and randomness_hex.lower() != randomness:
-        raise BeaconError("the randomness is not H(signature)")
-    return randomness
+        if randomness_hex is None:
+            randomness = fairdraw_beacon.verify_quicknet(round_number, signature_hex)
+        else:
+            randomness = fairdraw_beacon.verify_beacon(
+                round_number, signature_hex, randomness_hex.lower()
+            )
+    except FairdrawError as error:
+        raise BeaconError(str(error)) from None
+    return randomness.hex()
 
 
 def fetch(round_number: int, *, timeout: float = 5.0) -> dict:
@@ -66,7 +61,7 @@ def fetch(round_number: int, *, timeout: float = 5.0) -> dict:
     Returns {"round", "signature", "randomness"} (verified); raises BeaconError if no relay gives
     a verifiable value (the caller retries on its next tick).
     """
-    relays = getattr(settings, "DRAND_RELAYS", DEFAULT_RELAYS)
+    relays = settings.DRAND_RELAYS
     errors = []
     for relay in relays:
         url = f"{relay.rstrip('/')}/{CHAIN_HASH}/public/{round_number}"

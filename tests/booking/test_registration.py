@@ -143,12 +143,18 @@ def test_register_submit_before_verification_is_refused(window):
     assert Entry.objects.count() == 0
 
 
-def test_register_fourth_entry_on_one_contact_is_refused(prefecture):
+def _contact_with_three_entries(prefecture):
+    """Three entries from one phone in three windows; returns the four windows."""
     windows = [WindowFactory(prefecture=prefecture) for _ in range(4)]
     for index, window in enumerate(windows[:3]):
         cache.clear()
         _register(window, identifier=f"75000000{index:02d}")
     cache.clear()
+    return windows
+
+
+def test_register_fourth_entry_on_one_contact_is_refused(prefecture):
+    windows = _contact_with_three_entries(prefecture)
 
     with pytest.raises(DomainError) as refused:
         _register(windows[3], identifier="7500000099")
@@ -481,11 +487,7 @@ def test_register_second_entry_on_a_contact_takes_the_next_seat(prefecture):
 
 
 def test_register_full_contact_is_refused_before_duplicates_are_looked_at(prefecture):
-    windows = [WindowFactory(prefecture=prefecture) for _ in range(4)]
-    for index, window in enumerate(windows[:3]):
-        cache.clear()
-        _register(window, identifier=f"75000000{index:02d}")
-    cache.clear()
+    windows = _contact_with_three_entries(prefecture)
 
     # The same person again (a duplicate), from the full contact: the answer says "full", not
     # "already registered", so a full contact cannot probe who is registered.

@@ -33,7 +33,6 @@ from accounts.normalize import (
 )
 from accounts.outbox import enqueue_message
 from booking.models import (
-    ACTIVE_ENTRY_STATUSES,
     MAX_ENTRIES_PER_CONTACT,
     Channel,
     DuplicateAttempt,
@@ -263,7 +262,7 @@ def _next_seat(contact: Contact, person: Person, procedure: Procedure) -> int | 
     rows = list(
         Entry.objects.filter(
             Q(contact=contact) | Q(person=person, procedure=procedure),
-            status__in=ACTIVE_ENTRY_STATUSES,
+            active=True,
         ).values_list("contact_id", "contact_seat", "person_id", "procedure_id")
     )
     taken = {seat for contact_id, seat, _p, _r in rows if contact_id == contact.pk}

@@ -9,7 +9,7 @@ import io
 import json
 import zipfile
 
-from lottery import beacon
+from lottery import beacon, blobs
 from lottery.fairdraw.kit import replay_files
 from lottery.models import BeaconMode, BeaconSource, Draw, DrawState
 
@@ -65,14 +65,29 @@ def announcement(draw: Draw) -> dict:
     }
 
 
+def kit_file_names(draw: Draw, *, unpublished: bool = False) -> list[str]:
+    """The names of the files `kit_files` gives, without reading any of them."""
+    names = ["announcement.json"]
+    if draw.frozen_at is None:
+        return names
+    names += ["entries.csv", "slots.csv", "freeze.json", "reveals.json"]
+    if draw.drawn_at is None or not (unpublished or draw.state == DrawState.PUBLISHED):
+        return sorted(names)
+    names.append("results.csv")
+    if draw.beacon_source in (BeaconSource.RELAY, BeaconSource.PASTE):
+        names.append("beacon.json")
+    if draw.events.exists():
+        names.append("events.log")
+    return sorted(names)
+
+
 def kit_files(draw: Draw, *, unpublished: bool = False) -> dict[str, bytes]:
     """The files published so far for this draw, by name. Results (and events.log) appear
     once the draw is published, unless `unpublished` (the service's own checks, a review)."""
     files = {"announcement.json": _json(announcement(draw))}
     if draw.frozen_at is None:
         return files
-    files["entries.csv"] = bytes(draw.entries_csv)
-    files["slots.csv"] = bytes(draw.slots_csv)
+    files["entries.csv"], files["slots.csv"] = blobs.read(draw, "entries_csv", "slots_csv")
     files["freeze.json"] = _json(
         {
             "entries_digest": draw.entries_digest,
@@ -86,7 +101,7 @@ def kit_files(draw: Draw, *, unpublished: bool = False) -> dict[str, bytes]:
             for p in draw.parties.order_by("party_id")
         }
     )
-    if draw.results_csv is None or not (unpublished or draw.state == DrawState.PUBLISHED):
+    if draw.drawn_at is None or not (unpublished or draw.state == DrawState.PUBLISHED):
         return files
     if draw.beacon_source in (BeaconSource.RELAY, BeaconSource.PASTE):
         files["beacon.json"] = _json(
@@ -96,7 +111,7 @@ def kit_files(draw: Draw, *, unpublished: bool = False) -> dict[str, bytes]:
                 "randomness": draw.beacon_randomness,
             }
         )
-    files["results.csv"] = bytes(draw.results_csv)
+    (files["results.csv"],) = blobs.read(draw, "results_csv")
     lines = list(draw.events.order_by("seq").values_list("line", flat=True))
     if lines:
         files["events.log"] = ("\n".join(lines) + "\n").encode("ascii")

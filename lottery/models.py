@@ -12,6 +12,7 @@ from django.db.models import Q
 from django.utils.translation import gettext_lazy as _
 
 from accounts.crypto import EncryptedTextField
+from lottery.blobs import BLOB_FIELDS
 
 PARTY_ID_RE = r"^[A-Z0-9_]{1,32}$"
 HEX64_RE = r"^[0-9a-f]{64}$"
@@ -34,6 +35,14 @@ class BeaconSource(models.TextChoices):
     RELAY = "relay", _("Fetched from a drand relay")
     PASTE = "paste", _("Pasted by a supervisor")
     FALLBACK = "fallback", _("Fallback: round unavailable for 7 days")
+
+
+class DrawManager(models.Manager):
+    """Loads draws without their files (up to about 110 MB each): read them with
+    `lottery.blobs.read`, or let the ORM load one on first access."""
+
+    def get_queryset(self):
+        return super().get_queryset().defer(*BLOB_FIELDS)
 
 
 class Draw(models.Model):
@@ -71,6 +80,8 @@ class Draw(models.Model):
     reviewed_at = models.DateTimeField(null=True, blank=True)
     review_note = models.TextField(blank=True)
     published_at = models.DateTimeField(null=True, blank=True)
+
+    objects = DrawManager()
 
     class Meta:
         constraints = [

@@ -9,7 +9,6 @@ retried run computes the same bytes from the same frozen inputs.
 """
 
 import logging
-import time
 from datetime import timedelta
 from operator import attrgetter, itemgetter
 
@@ -19,11 +18,18 @@ from django.utils.translation import gettext_lazy as _
 from booking.models import Appointment, Entry, Slot
 from booking.services import mark_window_drawn
 from config.errors import Conflict
-from lottery import beacon, clock
+from lottery import beacon, blobs, clock
+from lottery.background import in_background
 from lottery.checks import run_checks
 from lottery.fairdraw import canonical, crypto, engine
 from lottery.models import BeaconSource, Draw, DrawState
-from lottery.services import _audit, batch_statement_timeout, beacon_ready
+from lottery.services import (
+    PhaseTimer,
+    _audit,
+    batch_statement_timeout,
+    beacon_ready,
+    lz4_toast,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -75,7 +81,7 @@ def run_draw(*, window_id: int, actor=None) -> str:
     waits for a supervisor's review) or "skipped" (already run: one audit row says so)."""
     with transaction.atomic(durable=True):
         batch_statement_timeout()
-        _lz4_toast()
+        lz4_toast()
         # skip_locked: a second run does not queue behind the first (and fail on the 3 s
         # lock_timeout); it finds the row taken and records itself as skipped.
         draw = (
@@ -91,7 +97,7 @@ def run_draw(*, window_id: int, actor=None) -> str:
             return "skipped"
         if not draw_is_due(draw):
             raise Conflict("draw_not_due", _("The reveals or the beacon are not in yet."))
-        entries_bytes, slots_bytes = bytes(draw.entries_csv), bytes(draw.slots_csv)
+        entries_bytes, slots_bytes = blobs.read(draw, "entries_csv", "slots_csv")
         if (
             crypto.file_digest(entries_bytes).hex() != draw.entries_digest
             or crypto.file_digest(slots_bytes).hex() != draw.slots_digest
@@ -99,31 +105,36 @@ def run_draw(*, window_id: int, actor=None) -> str:
             raise Conflict(
                 "frozen_files_altered", _("The frozen files do not match their digests.")
             )
-        timer = _Timer()
+        timer = PhaseTimer()
         seed = compute_draw_seed(draw)
         rows = engine.draw(
             canonical.parse_entries(entries_bytes), canonical.parse_slots(slots_bytes), seed
         )
-        results = canonical.results_csv(rows)
-        timer.lap("engine")
         rows = list(rows)  # built once, read by the checks and the writes
+        timer.lap("engine")
         positions, pks = _registered(window_id)
-        checks = run_checks(rows, positions)
-        timer.lap("checks")
-        state = DrawState.DRAWN if checks["passed"] else DrawState.HELD
         now = clock.now()
+        # The database writes the outcomes while this process builds results.csv and runs the
+        # checks: PostgreSQL on one core, Python on the other.
+        outcomes = _Outcomes(draw, rows, pks, now)
+        outcomes.load()
+        with in_background(outcomes.apply, name="draw-outcomes"):
+            results = canonical.results_csv(rows)
+            checks = run_checks(rows, positions)
+            timer.lap("results.csv and checks")
+        timer.lap(f"outcomes written ({outcomes.timer})")
+        state = DrawState.DRAWN if checks["passed"] else DrawState.HELD
         Draw.objects.filter(pk=draw.pk, state=DrawState.FROZEN).update(
             state=state,
             drawn_at=now,
             seed=seed.hex(),
             ticket_key=crypto.ticket_key(seed).hex(),
-            results_csv=results,
             results_digest=crypto.file_digest(results).hex(),
             checks=checks,
             checks_passed=checks["passed"],
         )
-        _write_outcomes(draw, rows, pks, now)
-        timer.lap("write")
+        blobs.write(draw, results_csv=results)
+        timer.lap("draw row")
         mark_window_drawn(window_id=window_id, actor=actor)
         _audit(
             "draw.run",
@@ -134,37 +145,9 @@ def run_draw(*, window_id: int, actor=None) -> str:
             checks_passed=checks["passed"],
             offered=sum(row.slot_id is not None for row in rows),
         )
+    timer.lap("commit")
     logger.info("draw of window %s: %s (%s)", window_id, state, timer)
     return "drawn" if state == DrawState.DRAWN else "held"
-
-
-class _Timer:
-    """Phase durations for the log: a draw's cost is worth seeing in production too."""
-
-    def __init__(self):
-        self.start, self.laps = time.perf_counter(), []
-
-    def lap(self, name: str) -> None:
-        now = time.perf_counter()
-        self.laps.append(f"{name} {now - self.start:.1f} s")
-        self.start = now
-
-    def __str__(self) -> str:
-        return ", ".join(self.laps)
-
-
-def _lz4_toast() -> None:
-    """results.csv is about 110 MB for a million entries, mostly hex keys: pglz spends 3.6 s
-    failing to compress it, lz4 stores it in 1.5 s. SET LOCAL: this transaction only; values
-    read back the same whatever their compression."""
-    if connection.vendor != "postgresql":
-        return
-    with connection.cursor() as cursor:
-        cursor.execute(
-            "SELECT 'lz4' = ANY(enumvals) FROM pg_settings WHERE name = 'default_toast_compression'"
-        )
-        if cursor.fetchone()[0]:
-            cursor.execute("SET LOCAL default_toast_compression = 'lz4'")
 
 
 def _skip_running(window_id: int, actor) -> str:
@@ -193,53 +176,74 @@ def _registered(window_id: int) -> tuple[dict[str, int], dict[str, int]]:
 # (in rank order, i.e. at random, the UPDATE of a million rows took 70 s instead of about 30).
 # SET LOCAL: this transaction only.
 JOIN_WORK_MEM = "256MB"
+LOAD_COPY = "COPY lottery_result_load (id, rank, slot_code) FROM STDIN"
 
 
-def _write_outcomes(draw: Draw, rows, pks: dict[str, int], now) -> None:
-    """Ranks and statuses on entries, offered appointments for assigned slots: loaded into a
-    temporary table (COPY on PostgreSQL), in primary-key order, and applied with two set-based
-    statements. Every row of the window's draw changes (registered -> selected or waiting)."""
-    entry_table, slot_table = Entry._meta.db_table, Slot._meta.db_table
-    appointment_table = Appointment._meta.db_table
-    respond_by = now + timedelta(hours=draw.window.offer_hours)
-    load = sorted(
-        zip(map(pks.__getitem__, map(attrgetter("entry_id"), rows)), map(attrgetter("rank"), rows),
-            map(attrgetter("slot_id"), rows), strict=True),
-        key=itemgetter(0),
-    )  # fmt: skip
-    with connection.cursor() as cursor:
-        cursor.execute("DROP TABLE IF EXISTS lottery_result_load")
-        cursor.execute(
-            "CREATE TEMPORARY TABLE lottery_result_load "
-            "(id bigint NOT NULL, rank integer NOT NULL, slot_code varchar(32))"
-        )
-        if connection.vendor == "postgresql":
+class _Outcomes:
+    """Ranks and statuses on entries, offered appointments for assigned slots: `load` puts them
+    in a temporary table (COPY on PostgreSQL) in primary-key order, `apply` writes them with two
+    set-based statements. Every entry of the window's draw changes (registered -> selected or
+    waiting). `apply` takes a cursor so that it can run in the background (lottery.background)."""
+
+    def __init__(self, draw: Draw, rows, pks: dict[str, int], now):
+        self.timer = PhaseTimer()
+        self.window_id, self.now = draw.window_id, now
+        self.respond_by = now + timedelta(hours=draw.window.offer_hours)
+        self.load_rows = sorted(
+            zip(map(pks.__getitem__, map(attrgetter("entry_id"), rows)),
+                map(attrgetter("rank"), rows), map(attrgetter("slot_id"), rows), strict=True),
+            key=itemgetter(0),
+        )  # fmt: skip
+
+    def load(self) -> None:
+        with connection.cursor() as cursor:
+            cursor.execute("DROP TABLE IF EXISTS lottery_result_load")
+            cursor.execute(
+                "CREATE TEMPORARY TABLE lottery_result_load "
+                "(id bigint NOT NULL, rank integer NOT NULL, slot_code varchar(32))"
+            )
+            if connection.vendor != "postgresql":
+                cursor.executemany(
+                    "INSERT INTO lottery_result_load VALUES (%s, %s, %s)", self.load_rows
+                )
+                return
             cursor.execute("SET LOCAL work_mem = %s", [JOIN_WORK_MEM])
-            _copy_load(cursor, load)
+            # COPY in text format, sent as one buffer (a write_row call per row costs seconds).
+            text = "".join(
+                f"{pk}\t{rank}\t{'\\N' if code is None else code}\n"
+                for pk, rank, code in self.load_rows
+            )
+            with cursor.cursor.copy(LOAD_COPY) as copy:
+                copy.write(text.encode("ascii"))
             cursor.execute("ANALYZE lottery_result_load")  # a hash join, not 1M index probes
-        else:
-            cursor.executemany("INSERT INTO lottery_result_load VALUES (%s, %s, %s)", load)
+        self.timer.lap("load")
+
+    def apply(self, cursor) -> None:
+        entry_table, slot_table = Entry._meta.db_table, Slot._meta.db_table
+        if connection.vendor == "postgresql":
+            # Foreign keys are checked at commit by default (Django makes them DEFERRABLE
+            # INITIALLY DEFERRED): 100,000 appointments mean 200,000 checks, about 3 s. Checked
+            # at the end of the INSERT instead, they run here, beside the caller's work.
+            cursor.execute("SET CONSTRAINTS ALL IMMEDIATE")
         cursor.execute(
             f"UPDATE {entry_table} SET rank = r.rank, status = CASE WHEN r.slot_code IS NULL "  # noqa: S608
             "THEN 'waiting' ELSE 'selected' END FROM lottery_result_load r "
             f"WHERE {entry_table}.id = r.id AND {entry_table}.window_id = %s",
-            [draw.window_id],
+            [self.window_id],
         )
+        self.timer.lap("entries")
         cursor.execute(
-            f"INSERT INTO {appointment_table} (entry_id, slot_id, state, offered_at, respond_by) "  # noqa: S608
+            f"INSERT INTO {Appointment._meta.db_table} "  # noqa: S608
+            "(entry_id, slot_id, state, offered_at, respond_by) "
             f"SELECT r.id, s.id, 'offered', %s, %s FROM lottery_result_load r "
             f"JOIN {slot_table} s ON s.code = r.slot_code AND s.window_id = %s "
             "WHERE r.slot_code IS NOT NULL ORDER BY s.id",
-            [_db(now), _db(respond_by), draw.window_id],
+            [_db(self.now), _db(self.respond_by), self.window_id],
         )
         cursor.execute("DROP TABLE lottery_result_load")
-
-
-def _copy_load(cursor, load: list[tuple[int, int, str | None]]) -> None:
-    """COPY in text format, sent as one buffer (a write_row call per row costs seconds)."""
-    text = "".join(f"{pk}\t{rank}\t{'\\N' if code is None else code}\n" for pk, rank, code in load)
-    with cursor.cursor.copy("COPY lottery_result_load (id, rank, slot_code) FROM STDIN") as copy:
-        copy.write(text.encode("ascii"))
+        if connection.vendor == "postgresql":
+            cursor.execute("SET CONSTRAINTS ALL DEFERRED")
+        self.timer.lap("appointments")
 
 
 def _db(moment):

@@ -5,7 +5,7 @@ from django.core.paginator import Paginator
 from django.http import Http404, HttpResponse
 from django.shortcuts import get_object_or_404, render
 
-from lottery import beacon, kit
+from lottery import beacon, blobs, kit
 from lottery.models import BeaconMode, BeaconSource, Draw, DrawState
 
 RESULTS_PER_PAGE = 100
@@ -33,8 +33,9 @@ def draw_list(request):
 def draw_detail(request, code: str):
     draw = _draw(code)
     page = None
-    if draw.results_csv is not None and draw.state == DrawState.PUBLISHED:
-        lines = bytes(draw.results_csv).decode("ascii").splitlines()[1:]
+    if draw.drawn_at is not None and draw.state == DrawState.PUBLISHED:
+        (results,) = blobs.read(draw, "results_csv")
+        lines = results.decode("ascii").splitlines()[1:]
         page = Paginator(lines, RESULTS_PER_PAGE).get_page(request.GET.get("page"))
         page.rows = [line.split(",") for line in page.object_list]
     parties = list(draw.parties.order_by("party_id"))
@@ -52,7 +53,7 @@ def draw_detail(request, code: str):
             "fallback": draw.beacon_source == BeaconSource.FALLBACK,
             "chain_hash": beacon.CHAIN_HASH,
             "page": page,
-            "files": sorted(kit.kit_files(draw)),
+            "files": kit.kit_file_names(draw),
             "published": draw.state == DrawState.PUBLISHED,
         },
     )
@@ -66,7 +67,8 @@ def draw_kit(request, code: str):
 
 
 def draw_file(request, code: str, name: str):
-    files = kit.kit_files(_draw(code))
-    if name not in PUBLIC_FILES or name not in files:
+    draw = _draw(code)
+    if name not in PUBLIC_FILES or name not in kit.kit_file_names(draw):
         raise Http404
+    files = kit.kit_files(draw)
     return HttpResponse(files[name], content_type=f"{PUBLIC_FILES[name]}; charset=us-ascii")

@@ -1,6 +1,7 @@
 """Builders for draw tests: a window walked through its timeline with the real services."""
 
 from datetime import timedelta
+from zoneinfo import ZoneInfo
 
 import pytest
 from django.utils import timezone
@@ -41,7 +42,13 @@ class Timeline:
         self.entries = EntryFactory.create_batch(
             entries, window=self.window, procedure=self.procedure
         )
-        base = self.window.reveal_deadline + timedelta(days=7)
+        # From 09:00 Paris time, a week after the reveals: the slots of a small timeline share
+        # one day whatever the hour the tests run at (tests rely on that).
+        base = (
+            (self.window.reveal_deadline + timedelta(days=7))
+            .astimezone(ZoneInfo("Europe/Paris"))
+            .replace(hour=9, minute=0, second=0, microsecond=0)
+        )
         self.slots = [
             SlotFactory(
                 window=self.window,

@@ -5,7 +5,7 @@ import pytest
 from accounts.models import AuditEvent
 from booking.models import Appointment, AppointmentState, Entry, EntryStatus, WindowState
 from config.errors import Conflict, DomainError
-from lottery import clock, kit, services
+from lottery import clock, kit, services, services_run
 from lottery.fairdraw import canonical, crypto
 from lottery.models import Draw, DrawParty, DrawState, OperatorSecret
 from lottery.services_run import counted_secrets
@@ -85,6 +85,32 @@ def test_run_draw_failing_midway_leaves_nothing_and_rerun_gives_same_digest(time
 
     assert seen["offers"] == 8
     assert Draw.objects.get(window=life.window).results_digest == seen["digest"]
+    assert Appointment.objects.filter(entry__window=life.window).count() == 8
+
+
+def test_outcome_writes_failing_in_their_thread_fail_the_draw_and_leave_nothing(
+    timeline, monkeypatch
+):
+    """On PostgreSQL the entries' UPDATE and the appointments' INSERT run in a thread while the
+    checks run: an error there must reach the draw, which then rolls everything back."""
+    life = timeline()
+    life.close_and_freeze()
+    life.reveal_operator()
+    real_apply = services_run._Outcomes.apply
+
+    def apply_then_fail(self, cursor):
+        real_apply(self, cursor)  # ranks, statuses and appointments are written, then:
+        raise RuntimeError("connection lost")
+
+    monkeypatch.setattr(services_run._Outcomes, "apply", apply_then_fail)
+    with pytest.raises(RuntimeError, match="connection lost"):
+        life.draw()
+    monkeypatch.undo()
+
+    assert Draw.objects.get(window=life.window).state == DrawState.FROZEN
+    assert not Appointment.objects.filter(entry__window=life.window).exists()
+    assert not Entry.objects.filter(window=life.window, rank__isnull=False).exists()
+    assert life.draw() == "drawn"
     assert Appointment.objects.filter(entry__window=life.window).count() == 8
 
 

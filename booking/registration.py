@@ -39,6 +39,7 @@ from booking.models import (
     Entry,
     PendingRegistration,
     Procedure,
+    Site,
     Window,
     WindowState,
 )
@@ -139,7 +140,9 @@ def _check_window(window: Window, answers: dict) -> Procedure:
     if answers["procedure"] not in procedures:
         raise FieldError("procedure", "procedure", _("Choose a procedure of this window."))
     if answers["sites"]:
-        known = set(window.prefecture.sites.values_list("code", flat=True))
+        known = set(
+            Site.objects.filter(prefecture_id=window.prefecture_id).values_list("code", flat=True)
+        )
         if not set(answers["sites"]) <= known:
             raise FieldError("sites", "sites", _("Choose sites of this prefecture."))
     if answers["birth_date"] > timezone.localdate().isoformat():
@@ -161,7 +164,7 @@ def start_registration(
     """Keep the answers (encrypted) and send a code to the contact. Says nothing about whether
     the person or the contact is already known."""
     if idempotency_key:
-        existing = PendingRegistration.objects.filter(idempotency_key=idempotency_key).first()
+        existing = _one(PendingRegistration.objects.filter(idempotency_key=idempotency_key))
         if existing is not None:
             return existing
     answers = _normalised(data)
@@ -184,6 +187,12 @@ def start_registration(
     return pending
 
 
+def _one(queryset):
+    """The row of a lookup on a unique key, or None: `.first()` without its ORDER BY, which
+    such a lookup does not need (and which costs compiling on every request)."""
+    return next(iter(queryset[:1]), None)
+
+
 def _live_pending():
     return PendingRegistration.objects.filter(created_at__gt=timezone.now() - PENDING_TTL)
 
@@ -197,11 +206,12 @@ def _not_found() -> DomainError:
 
 
 def get_pending(token: str) -> PendingRegistration:
-    pending = (
+    pending = _one(
         _live_pending()
-        .select_related("window", "contact", "contact__device", "entry")
+        # Only what verify needs; the window and the entry load on use (the entry only exists
+        # once registered). Fewer joins: less SQL to compile on every request.
+        .select_related("contact", "contact__device")
         .filter(token=token)
-        .first()
     )
     if pending is None:
         raise _not_found()
@@ -298,7 +308,11 @@ def _create_entry(
         )
         if insert_or_skip(entry):
             if answers["sites"]:
-                entry.sites.add(*window.prefecture.sites.filter(code__in=answers["sites"]))
+                entry.sites.add(
+                    *Site.objects.filter(
+                        prefecture_id=window.prefecture_id, code__in=answers["sites"]
+                    )
+                )
             return entry
         seat = _next_seat(pending.contact, person, procedure)
         if seat is None:
@@ -310,13 +324,13 @@ def _locked_pending(**lookup) -> PendingRegistration:
     refused = DuplicateAttempt.objects.filter(
         contact=OuterRef("contact"), window=OuterRef("window")
     ).values("count")[:1]
-    pending = (
+    pending = _one(
         _live_pending()
         .select_for_update(of=("self",))
-        .select_related("window", "window__prefecture", "contact", "entry", "entry__procedure")
+        # The entry (and its procedure) only exist on a repeated submit: loaded then, on use.
+        .select_related("window", "contact")
         .annotate(refused=Coalesce(Subquery(refused), 0))
         .filter(**lookup)
-        .first()
     )
     if pending is None:
         raise _not_found()

@@ -286,6 +286,12 @@ CELERY_BEAT_SCHEDULE = {
     # Freeze, beacon, draw and re-offer steps whose time has come (idempotent too).
     "draw-tick": {"task": "lottery.tasks.task_tick_draws", "schedule": 60.0},
     "outbox-deliver": {"task": "accounts.tasks.task_deliver_outbox", "schedule": 30.0},
+    # The day's events.log head of every drawn window (FAIRDRAW-1 section 10); hourly so that a
+    # missed run is made up, once per day and draw.
+    "publish-event-heads": {
+        "task": "lottery.tasks.task_publish_event_heads",
+        "schedule": crontab(minute=5),
+    },
     "purge-expired-codes": {
         "task": "accounts.tasks.task_purge_expired_codes",
         "schedule": crontab(minute=17),

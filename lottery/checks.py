@@ -19,6 +19,8 @@ from collections import Counter, defaultdict
 from itertools import compress
 from operator import itemgetter, mul
 
+from lottery.fairdraw.engine import ResultColumns
+
 Z_LIMIT = 4.0
 MIN_GROUP = 30
 _FROM_64_BITS = 2.0**-64  # n * 2^-64 rounds exactly like n / 2^64 (a power of two scales exactly)
@@ -47,29 +49,36 @@ def _ranks(values: list[float]) -> list[int]:
     return ranks
 
 
-def _uniformised_column(rows: list) -> list[float]:
-    head = map(int.from_bytes, map(itemgetter(slice(0, 8)), map(itemgetter(4), rows)))
+def _uniformised_column(keys: list[bytes], weights: list[int]) -> list[float]:
+    head = map(int.from_bytes, map(itemgetter(slice(0, 8)), keys))
     scaled = map(_FROM_64_BITS.__mul__, head)
-    return list(map(float.__pow__, scaled, map(float, map(itemgetter(3), rows))))
+    return list(map(float.__pow__, scaled, map(float, weights)))
 
 
-def run_checks(rows, registration_position: dict[str, int]) -> dict:
-    """`rows`: results rows (ResultRow); `registration_position`: entry_id -> 0-based order of
-    registration. Returns a JSON-able report with `passed`."""
-    rows = rows if isinstance(rows, list) else list(rows)
-    v = _uniformised_column(rows)
-    order = list(map(registration_position.__getitem__, map(itemgetter(1), rows)))
+def _columns(rows) -> ResultColumns:
+    rows = list(rows)
+    return ResultColumns(*(list(map(itemgetter(i), rows)) for i in range(1, 6)))
+
+
+def run_checks(results, registration_position: dict[str, int]) -> dict:
+    """`results`: the draw's `ResultColumns`, or its rows (ResultRow) in rank order;
+    `registration_position`: entry_id -> 0-based order of registration. Returns a JSON-able
+    report with `passed`."""
+    columns = results if isinstance(results, ResultColumns) else _columns(results)
+    n = len(columns.entry_id)
+    v = _uniformised_column(columns.key, columns.weight)
+    order = list(map(registration_position.__getitem__, columns.entry_id))
     rho = spearman(v, order)
-    z = abs(rho) * math.sqrt(max(len(rows) - 1, 0))
+    z = abs(rho) * math.sqrt(max(n - 1, 0))
     report = {
-        "spearman": {"rho": round(rho, 6), "z": round(z, 3), "n": len(rows), "passed": z < Z_LIMIT},
+        "spearman": {"rho": round(rho, 6), "z": round(z, 3), "n": n, "passed": z < Z_LIMIT},
         "groups": [],
     }
-    group_of = list(map(itemgetter(2, 3), rows))
+    group_of = list(zip(columns.tier, columns.weight, strict=True))
     groups = defaultdict(list)
     for group, value in zip(group_of, v, strict=True):
         groups[group].append(value)
-    selected = Counter(compress(group_of, map(_is_given, map(itemgetter(5), rows))))
+    selected = Counter(compress(group_of, map(_is_given, columns.slot_id)))
     for (tier, weight), values in sorted(groups.items()):
         report["groups"].append(_group_report(tier, weight, values, selected[(tier, weight)]))
     report["passed"] = report["spearman"]["passed"] and all(g["passed"] for g in report["groups"])

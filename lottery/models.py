@@ -166,3 +166,26 @@ class DrawEvent(models.Model):
 
     def __str__(self) -> str:
         return self.line
+
+
+class EventLogHead(models.Model):
+    """The head of a draw's events.log as published on a day (FAIRDRAW-1 section 10: "the
+    latest line hash is published daily"). Rows are only ever added, one per draw and day, so
+    the public page keeps every published head: a later rewrite of the log would contradict
+    them."""
+
+    draw = models.ForeignKey(Draw, on_delete=models.PROTECT, related_name="heads")
+    day = models.DateField()  # Europe/Paris
+    seq = models.PositiveIntegerField()
+    head = models.CharField(max_length=64)
+    published_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["draw", "-day"]
+        constraints = [
+            models.UniqueConstraint(fields=["draw", "day"], name="event_head_one_per_day"),
+            models.CheckConstraint(name="event_head_hex", condition=Q(head__regex=HEX64_RE)),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.draw_id} {self.day} #{self.seq}"

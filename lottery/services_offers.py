@@ -17,11 +17,12 @@ from django.db import transaction
 from django.db.models import Q
 from django.utils.translation import gettext_lazy as _
 
+from accounts.inserts import insert_or_skip
 from booking.models import Appointment, AppointmentState, Entry, EntryStatus, Slot
 from config.errors import Conflict
 from lottery import clock
 from lottery.fairdraw.events import event_line, line_hash
-from lottery.models import Draw, DrawEvent, DrawState
+from lottery.models import Draw, DrawEvent, DrawState, EventLogHead
 from lottery.services import _audit
 
 PARIS = ZoneInfo("Europe/Paris")
@@ -47,6 +48,25 @@ def _log(draw: Draw, event: str, appointment: Appointment, now) -> None:
     line = event_line(seq, now, event, appointment.slot.code, appointment.entry.entry_id, prev)
     DrawEvent.objects.create(draw=draw, seq=seq, line=line)
     _audit(f"offer.{event}", draw, seq=seq, slot=appointment.slot.code)
+
+
+def event_log_head(draw: Draw) -> tuple[int, str] | None:
+    """(seq, hex hash) of the draw's last events.log line, or None while the log is empty."""
+    last = draw.events.order_by("-seq").only("seq", "line").first()
+    return (last.seq, line_hash(last.line)) if last else None
+
+
+def publish_event_heads(*, day=None) -> int:
+    """Record today's head (Europe/Paris date) of every draw's events.log, once per draw and
+    day (a second run the same day adds nothing). Returns how many heads were recorded."""
+    day = day or clock.now().astimezone(PARIS).date()
+    published = 0
+    for draw in Draw.objects.filter(state__in=AFTER_DRAW, events__isnull=False).distinct():
+        seq, head = event_log_head(draw)
+        if insert_or_skip(EventLogHead(draw=draw, day=day, seq=seq, head=head)):
+            _audit("events.head", draw, day=day.isoformat(), seq=seq, head=head)
+            published += 1
+    return published
 
 
 def _move(appointment: Appointment, from_states, to_state, now) -> None:

@@ -10,7 +10,7 @@ retried run computes the same bytes from the same frozen inputs.
 
 import logging
 from datetime import timedelta
-from operator import attrgetter, itemgetter
+from operator import itemgetter
 
 from django.db import connection, transaction
 from django.utils.translation import gettext_lazy as _
@@ -22,6 +22,7 @@ from lottery import beacon, blobs, clock
 from lottery.background import in_background
 from lottery.checks import run_checks
 from lottery.fairdraw import canonical, crypto, engine
+from lottery.fairdraw.engine import ResultColumns
 from lottery.models import BeaconSource, Draw, DrawState
 from lottery.services import (
     PhaseTimer,
@@ -107,20 +108,20 @@ def run_draw(*, window_id: int, actor=None) -> str:
             )
         timer = PhaseTimer()
         seed = compute_draw_seed(draw)
-        rows = engine.draw(
+        drawn = engine.draw(
             canonical.parse_entries(entries_bytes), canonical.parse_slots(slots_bytes), seed
         )
-        rows = list(rows)  # built once, read by the checks and the writes
+        columns = drawn.columns()  # no row object per entry: read by the checks and the writes
         timer.lap("engine")
         positions, pks = _registered(window_id)
         now = clock.now()
         # The database writes the outcomes while this process builds results.csv and runs the
         # checks: PostgreSQL on one core, Python on the other.
-        outcomes = _Outcomes(draw, rows, pks, now)
+        outcomes = _Outcomes(draw, columns, pks, now)
         outcomes.load()
         with in_background(outcomes.apply, name="draw-outcomes"):
-            results = canonical.results_csv(rows)
-            checks = run_checks(rows, positions)
+            results = drawn.csv()
+            checks = run_checks(columns, positions)
             timer.lap("results.csv and checks")
         timer.lap(f"outcomes written ({outcomes.timer})")
         state = DrawState.DRAWN if checks["passed"] else DrawState.HELD
@@ -143,7 +144,7 @@ def run_draw(*, window_id: int, actor=None) -> str:
             seed=seed.hex(),
             results_digest=crypto.file_digest(results).hex(),
             checks_passed=checks["passed"],
-            offered=sum(row.slot_id is not None for row in rows),
+            offered=drawn.slots_given,
         )
     timer.lap("commit")
     logger.info("draw of window %s: %s (%s)", window_id, state, timer)
@@ -185,15 +186,15 @@ class _Outcomes:
     set-based statements. Every entry of the window's draw changes (registered -> selected or
     waiting). `apply` takes a cursor so that it can run in the background (lottery.background)."""
 
-    def __init__(self, draw: Draw, rows, pks: dict[str, int], now):
+    def __init__(self, draw: Draw, columns: ResultColumns, pks: dict[str, int], now):
         self.timer = PhaseTimer()
         self.window_id, self.now = draw.window_id, now
         self.respond_by = now + timedelta(hours=draw.window.offer_hours)
+        ranks = range(1, len(columns.entry_id) + 1)
         self.load_rows = sorted(
-            zip(map(pks.__getitem__, map(attrgetter("entry_id"), rows)),
-                map(attrgetter("rank"), rows), map(attrgetter("slot_id"), rows), strict=True),
+            zip(map(pks.__getitem__, columns.entry_id), ranks, columns.slot_id, strict=True),
             key=itemgetter(0),
-        )  # fmt: skip
+        )
 
     def load(self) -> None:
         with connection.cursor() as cursor:

@@ -5,7 +5,7 @@ import logging
 
 from celery import shared_task
 
-from lottery import services_tick
+from lottery import services_offers, services_tick
 from lottery.models import Draw
 from lottery.services_run import run_draw
 
@@ -27,3 +27,9 @@ def task_run_draw(window_id: int) -> str | None:
         logger.warning("task_run_draw: window %s has no draw", window_id)
         return None
     return run_draw(window_id=window_id)
+
+
+@shared_task(acks_late=True)
+def task_publish_event_heads() -> int:
+    """Hourly; the first run of each day publishes that day's events.log heads."""
+    return services_offers.publish_event_heads()

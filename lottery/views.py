@@ -5,7 +5,7 @@ from django.core.paginator import Paginator
 from django.http import Http404, HttpResponse
 from django.shortcuts import get_object_or_404, render
 
-from lottery import beacon, blobs, kit
+from lottery import beacon, blobs, kit, services_offers
 from lottery.models import BeaconMode, BeaconSource, Draw, DrawState
 
 RESULTS_PER_PAGE = 100
@@ -32,6 +32,7 @@ def draw_list(request):
 
 def draw_detail(request, code: str):
     draw = _draw(code)
+    published = draw.state == DrawState.PUBLISHED
     page = None
     if draw.drawn_at is not None and draw.state == DrawState.PUBLISHED:
         (results,) = blobs.read(draw, "results_csv")
@@ -54,7 +55,9 @@ def draw_detail(request, code: str):
             "chain_hash": beacon.CHAIN_HASH,
             "page": page,
             "files": kit.kit_file_names(draw),
-            "published": draw.state == DrawState.PUBLISHED,
+            "published": published,
+            "head": services_offers.event_log_head(draw) if published else None,
+            "heads": list(draw.heads.all()[:60]) if published else [],
         },
     )
 

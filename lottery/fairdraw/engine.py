@@ -11,6 +11,7 @@ from collections import deque
 from collections.abc import Sequence
 from itertools import islice
 from operator import attrgetter, eq, lt
+from typing import NamedTuple
 
 from .canonical import (
     RESULTS_HEADER,
@@ -202,6 +203,16 @@ def draw(entries: Sequence[Entry], slots: Sequence[Slot], seed: bytes) -> "Resul
         return Results(entries, slots, keys, ranked, given)
 
 
+class ResultColumns(NamedTuple):
+    """The results as columns in rank order: item i of each list belongs to rank i + 1."""
+
+    entry_id: list[str]
+    tier: list[int]
+    weight: list[int]
+    key: list[bytes]
+    slot_id: list[str | None]
+
+
 class Results(Sequence[ResultRow]):
     """The outcome of a draw: a read-only sequence of ``ResultRow`` in rank order.
 
@@ -264,6 +275,24 @@ class Results(Sequence[ResultRow]):
                         strict=True,
                     ),
                 )
+            )
+
+    def columns(self) -> ResultColumns:
+        """The same results as columns, without a row object per entry (for a million
+        entries, building the rows costs about 2.5 s; the columns a fraction of it)."""
+        ranked = self._ranked
+        with gc_paused():
+
+            def in_rank_order(values: list) -> list:
+                return list(map(values.__getitem__, ranked))
+
+            return ResultColumns(
+                *(
+                    in_rank_order(list(map(attrgetter(field), self._entries)))
+                    for field in ("entry_id", "tier", "weight")
+                ),
+                in_rank_order(self._keys),
+                list(map(self._slot_ids.__getitem__, map(self._given.__getitem__, ranked))),
             )
 
     def __eq__(self, other) -> bool:

@@ -125,3 +125,33 @@ def test_accepting_a_reoffer_is_logged_and_replays(drawn):
     assert kinds == ["decline", "offer", "accept"]
     assert Appointment.objects.get(pk=offer.pk).state == AppointmentState.CONFIRMED
     assert_replays(files)
+
+
+def test_event_log_head_is_published_once_a_day_and_shown(drawn, client):
+    from datetime import date
+
+    from lottery.fairdraw.events import line_hash
+    from lottery.models import EventLogHead
+
+    assert services_offers.publish_event_heads(day=date(2030, 1, 1)) == 0  # no event yet
+    services_offers.decline_offer(appointment_id=_drawn_offer(drawn).pk)
+    draw = Draw.objects.get(window=drawn.window)
+    lines = kit.kit_files(draw)["events.log"].decode().splitlines()
+
+    assert services_offers.publish_event_heads(day=date(2030, 1, 1)) == 1
+    assert services_offers.publish_event_heads(day=date(2030, 1, 1)) == 0  # once a day
+    first = EventLogHead.objects.get(draw=draw)
+    assert (first.seq, first.head) == (len(lines), line_hash(lines[-1]))
+
+    still_offered = Appointment.objects.filter(
+        entry__window=drawn.window, state=AppointmentState.OFFERED
+    ).order_by("entry__rank")
+    services_offers.decline_offer(appointment_id=still_offered.first().pk)
+    assert services_offers.publish_event_heads(day=date(2030, 1, 2)) == 1
+    latest = EventLogHead.objects.get(draw=draw, day=date(2030, 1, 2))
+    lines = kit.kit_files(draw)["events.log"].decode().splitlines()
+    assert (latest.seq, latest.head) == (len(lines), line_hash(lines[-1]))
+    assert latest.head != first.head and latest.seq > first.seq
+
+    page = client.get(f"/draws/{drawn.window.code}/").content.decode()
+    assert first.head in page and latest.head in page

@@ -103,6 +103,18 @@ def test_results_sequence_behaves_like_a_list():
     assert results.slots_given == 1
 
 
+def test_result_columns_are_the_rows_transposed():
+    entries = [
+        Entry(_id(n), n % 2, 1 + n % 4, "TS", sites=("P75",) if n % 3 else ()) for n in range(40)
+    ]
+    results = draw(entries, [_slot("A", TUESDAY), _slot("B", TUESDAY)], bytes(range(32)))
+
+    columns = results.columns()
+
+    assert list(zip(range(1, 41), *columns, strict=True)) == list(map(tuple, results))
+    assert sum(slot is not None for slot in columns.slot_id) == results.slots_given == 2
+
+
 def test_weights_outside_one_to_four_are_refused():
     with pytest.raises(ValueError, match="1, 2, 3 or 4"):
         entry_keys([Entry(_id(0), 1, 5, "TS")], bytes(32))

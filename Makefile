@@ -32,8 +32,12 @@ check: $(STAMP)
 bench: $(STAMP)
 	$(PY) bench/draw.py
 	@if [ -n "$$BENCH_DATABASE_URL" ] && [ -n "$$REDIS_URL" ]; then \
-	  DATABASE_URL="$${BENCH_DATABASE_URL}" $(PY) bench/registration.py; \
-	else echo "Set BENCH_DATABASE_URL=postgres://.../fairslot_bench and REDIS_URL=redis://... for bench/registration.py"; fi
+	  DATABASE_URL="$${BENCH_DATABASE_URL}" $(PY) bench/registration.py --clients 8 --per-client 100 && \
+	  DATABASE_URL="$${BENCH_DATABASE_URL}" $(PY) bench/enumeration.py; \
+	else echo "Set BENCH_DATABASE_URL=postgres://.../fairslot_bench and REDIS_URL=redis://... for bench/registration.py and bench/enumeration.py"; fi
+	@if [ -n "$$BENCH_DRAW_DATABASE_URL" ]; then \
+	  DATABASE_URL="$${BENCH_DRAW_DATABASE_URL}" $(PY) bench/draw_service.py; \
+	else echo "Set BENCH_DRAW_DATABASE_URL=postgres://.../fairslot_bench_draw for bench/draw_service.py"; fi
 
 fmt: $(STAMP)
 	$(VENV)/bin/ruff format .

@@ -79,7 +79,7 @@ def main() -> None:
     from accounts import otp
 
     # Known contacts that were never sent a code (so no cooldown applies to them).
-    spare = [f"+3362{n:07d}" for n in range(args.samples)]
+    spare = [f"+3362{n:07d}" for n in range(2 * args.samples)]  # one per request of 2 cases
     for phone in spare:
         otp.get_or_create_contact(kind="phone", value=phone)
     from django.db import connection
@@ -109,7 +109,7 @@ def main() -> None:
         for k, (case, i) in enumerate(plan):
             fresh = 100_000 + k
             person = registered[i] if case in (1, 3) else fresh
-            phone = spare[i] if case in (2, 3) else f"+3364{fresh:07d}"
+            phone = spare[i + (case == 3) * args.samples] if case >= 2 else f"+3364{fresh:07d}"
             ip = f"10.2.{k // 250 % 250}.{k % 250}"
             status, payload, elapsed = _post(
                 conn, "/api/v1/registrations/", _body(window, person, phone), ip

@@ -58,20 +58,6 @@ def get_or_create_contact(*, kind: str, value: str) -> Contact:
             user=user, contact=contact, name=kind, confirmed=True
         )
     return contact
-    # The user's name derives from the contact, so the user row is where two requests creating
-    # the same contact meet: the loser inserts nothing, waits for the winner, and reads its row.
-    # No savepoint needed, and the contact and device inserts after it cannot conflict.
-    # All three rows or none; inside a caller's transaction, without a savepoint of its own.
-    with transaction.atomic(savepoint=False):
-        user = get_user_model()(username=f"c-{value_hash[:24]}")
-        user.set_unusable_password()
-        if not insert_or_skip(user):
-            return Contact.objects.select_related("device").get(value_hash=value_hash)
-        contact = Contact.objects.create(user=user, kind=kind, value=value, value_hash=value_hash)
-        contact.device = ContactCodeDevice.objects.create(
-            user=user, contact=contact, name=kind, confirmed=True
-        )
-    return contact
 
 
 def _code_hash(device_id: int, code: str) -> str:

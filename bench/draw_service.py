@@ -186,6 +186,11 @@ def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--entries", type=int, default=1_000_000)
     parser.add_argument("--slots", type=int, default=100_000)
+    parser.add_argument(
+        "--carry",
+        action="store_true",
+        help="then publish, open a next window and time the carry-over of the waiting entries",
+    )
     args = parser.parse_args()
     _setup()
     from booking.services import tick_windows
@@ -230,6 +235,41 @@ def main() -> None:
     )
     print(f"freeze + draw end to end: {freeze + run:.1f} s (target 30 s)")
     print(f"results digest {draw.results_digest}")
+    if args.carry:
+        _carry(window_id)
+
+
+def _carry(window_id: int) -> None:
+    from django.db.models import Max
+    from django.utils import timezone
+
+    from booking.models import Entry, EntryStatus, Window, WindowState
+    from lottery import clock, services, services_carry
+
+    window = Window.objects.get(pk=window_id)
+    services.publish_draw(window_id=window_id)
+    now = timezone.now()
+    following = Window.objects.create(
+        prefecture=window.prefecture,
+        code="BENCH-2",
+        title="Bench 2",
+        opens_at=now + timedelta(days=400),
+        closes_at=now + timedelta(days=410),
+        freeze_at=now + timedelta(days=410),
+        reveal_deadline=now + timedelta(days=411),
+        state=WindowState.SCHEDULED,
+    )
+    following.procedures.set(window.procedures.all())
+    waiting = Entry.objects.filter(window=window, status=EntryStatus.WAITING).count()
+    last = window.slots.aggregate(last=Max("starts_at"))["last"]
+    t = time.perf_counter()
+    with clock.at(last + timedelta(days=1)):
+        moved = services_carry.carry_over(window_id=window_id, time_budget=24 * 3600)
+    elapsed = time.perf_counter() - t
+    print(
+        f"carry-over: {moved} of {waiting} waiting entries moved in {elapsed:.1f} s "
+        f"({moved / elapsed:.0f} entries/s, batches of {services_carry.BATCH_SIZE})"
+    )
 
 
 if __name__ == "__main__":

@@ -25,15 +25,20 @@ import json
 import os
 import random
 import statistics
-import subprocess
 import sys
-import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from bench.registration import PORT, _code_for, _env, _post, _prepare, _setup_django  # noqa: E402
+from bench.registration import (  # noqa: E402
+    PORT,
+    _code_for,
+    _post,
+    _prepare,
+    _setup_django,
+    start_server,
+)
 
 CASES = ["new person, new contact", "registered person, new contact",
          "new person, known contact", "registered person, known contact"]  # fmt: skip
@@ -85,18 +90,8 @@ def main() -> None:
     from django.db import connection
 
     connection.close()
-    server = subprocess.Popen(
-        [str(ROOT / ".venv/bin/gunicorn"), "bench.wsgi", "-w", "1", "-b", f"127.0.0.1:{PORT}",
-         "--log-level", "warning"],
-        cwd=ROOT, env=_env(),
-    )  # fmt: skip
+    server = start_server(1)
     try:
-        for _ in range(100):
-            try:
-                http.client.HTTPConnection("127.0.0.1", PORT, timeout=1).request("GET", "/")
-                break
-            except OSError:
-                time.sleep(0.1)
         conn = http.client.HTTPConnection("127.0.0.1", PORT, timeout=30)
         # Registered people: one entry each, through their own contact (which then cools down).
         registered = list(range(args.samples))

@@ -167,6 +167,22 @@ def _warm(_index):
     return True
 
 
+def start_server(workers: int) -> subprocess.Popen:
+    """gunicorn on PORT with the benchmark settings, returned once it answers."""
+    server = subprocess.Popen(
+        [str(ROOT / ".venv/bin/gunicorn"), "bench.wsgi", "-w", str(workers),
+         "-b", f"127.0.0.1:{PORT}", "--log-level", "warning"],
+        cwd=ROOT, env=_env(),
+    )  # fmt: skip
+    for _ in range(100):
+        try:
+            http.client.HTTPConnection("127.0.0.1", PORT, timeout=1).request("GET", "/")
+            break
+        except OSError:
+            time.sleep(0.1)
+    return server
+
+
 def _pct(values, q):
     return statistics.quantiles(values, n=100)[q - 1] * 1000 if len(values) > 1 else 0.0
 
@@ -190,27 +206,8 @@ def main():
     from django.db import connection
 
     connection.close()
-    server = subprocess.Popen(
-        [
-            str(ROOT / ".venv/bin/gunicorn"),
-            "bench.wsgi",
-            "-w",
-            str(args.gunicorn_workers),
-            "-b",
-            f"127.0.0.1:{PORT}",
-            "--log-level",
-            "warning",
-        ],
-        cwd=ROOT,
-        env=_env(),
-    )
+    server = start_server(args.gunicorn_workers)
     try:
-        for _ in range(100):
-            try:
-                http.client.HTTPConnection("127.0.0.1", PORT, timeout=1).request("GET", "/")
-                break
-            except OSError:
-                time.sleep(0.1)
         ctx = multiprocessing.get_context("spawn")
         with ctx.Pool(args.clients, initializer=_setup_django) as pool:
             # Warm up outside the measurement: client processes import Django, gunicorn

@@ -6,6 +6,7 @@ import pytest
 from django.db.models import Max
 from django.utils import timezone
 
+from accounts.models import AuditEvent
 from booking.models import Entry, EntryStatus, WindowState
 from booking.services import tick_windows
 from lottery import clock, services, services_carry
@@ -61,3 +62,60 @@ def test_waiting_entries_move_with_fresh_ids_and_weight_two(two_windows):
     frozen = canonical.parse_entries(bytes(Draw.objects.get(window=nxt).entries_csv))
     assert {e.weight for e in frozen} == {2}
     assert len(frozen) == len(waiting)
+
+
+def test_carry_over_in_batches_moves_each_entry_once_with_its_sites(two_windows, monkeypatch):
+    life, nxt = two_windows
+    waiting = list(Entry.objects.filter(window=life.window, status=EntryStatus.WAITING))
+    waiting[0].sites.set(life.sites)
+    waiting[1].sites.set(life.sites[:1])
+    monkeypatch.setattr(services_carry, "BATCH_SIZE", 3)
+
+    with clock.at(_after_last_slot(life)):
+        moved = services_carry.carry_over(window_id=life.window_id)
+
+    assert moved == len(waiting) == 8
+    carried = {e.carried_from_id: e for e in nxt.entries.prefetch_related("sites")}
+    assert set(carried) == {e.pk for e in waiting}
+    assert {s.code for s in carried[waiting[0].pk].sites.all()} == {"GRENOBLE", "VIENNE"}
+    assert {s.code for s in carried[waiting[1].pk].sites.all()} == {"GRENOBLE"}
+    assert not carried[waiting[2].pk].sites.exists()
+    assert len({e.entry_id for e in carried.values()}) == 8
+    assert not Entry.objects.filter(window=life.window, status=EntryStatus.WAITING).exists()
+    assert AuditEvent.objects.filter(action="entries.carried").count() == 3  # 3 + 3 + 2
+
+
+def test_carry_over_stops_at_its_time_budget_and_the_next_run_goes_on(two_windows, monkeypatch):
+    life, nxt = two_windows
+    monkeypatch.setattr(services_carry, "BATCH_SIZE", 3)
+
+    with clock.at(_after_last_slot(life)):
+        first = services_carry.carry_over(window_id=life.window_id, time_budget=0)
+        second = services_carry.carry_over(window_id=life.window_id)
+
+    assert (first, second) == (0, 8)
+    assert nxt.entries.count() == 8
+
+
+def test_an_entry_a_constraint_refuses_stays_waiting_and_the_others_move(two_windows, monkeypatch):
+    life, nxt = two_windows
+    waiting = list(Entry.objects.filter(window=life.window, status=EntryStatus.WAITING))
+    blocked = waiting[3]
+    real_successor = services_carry._successor
+
+    def successor(old, target):
+        # The rules leave no constraint for a successor to break; make one break anyway.
+        fresh = real_successor(old, target)
+        if old.pk == blocked.pk:
+            fresh.excluded_weekdays = "99"
+        return fresh
+
+    monkeypatch.setattr(services_carry, "_successor", successor)
+    with clock.at(_after_last_slot(life)):
+        moved = services_carry.carry_over(window_id=life.window_id)
+
+    assert moved == 7
+    assert Entry.objects.get(pk=blocked.pk).status == EntryStatus.WAITING
+    assert set(nxt.entries.values_list("carried_from_id", flat=True)) == {
+        e.pk for e in waiting if e.pk != blocked.pk
+    }

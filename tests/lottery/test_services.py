@@ -60,6 +60,12 @@ def test_run_draw_twice_second_run_is_skipped(timeline):
     assert Appointment.objects.filter(entry__window=life.window).count() == 8
 
 
+def _assert_nothing_drawn(life) -> None:
+    assert Draw.objects.get(window=life.window).state == DrawState.FROZEN
+    assert not Appointment.objects.filter(entry__window=life.window).exists()
+    assert not Entry.objects.filter(window=life.window, rank__isnull=False).exists()
+
+
 def test_run_draw_failing_midway_leaves_nothing_and_rerun_gives_same_digest(timeline, monkeypatch):
     life = timeline()
     life.close_and_freeze()
@@ -77,9 +83,7 @@ def test_run_draw_failing_midway_leaves_nothing_and_rerun_gives_same_digest(time
     with pytest.raises(RuntimeError):
         life.draw()
     monkeypatch.undo()
-    assert Draw.objects.get(window=life.window).state == DrawState.FROZEN
-    assert not Appointment.objects.filter(entry__window=life.window).exists()
-    assert not Entry.objects.filter(window=life.window, rank__isnull=False).exists()
+    _assert_nothing_drawn(life)
 
     assert life.draw() == "drawn"
 
@@ -107,9 +111,7 @@ def test_outcome_writes_failing_in_their_thread_fail_the_draw_and_leave_nothing(
         life.draw()
     monkeypatch.undo()
 
-    assert Draw.objects.get(window=life.window).state == DrawState.FROZEN
-    assert not Appointment.objects.filter(entry__window=life.window).exists()
-    assert not Entry.objects.filter(window=life.window, rank__isnull=False).exists()
+    _assert_nothing_drawn(life)
     assert life.draw() == "drawn"
     assert Appointment.objects.filter(entry__window=life.window).count() == 8
 

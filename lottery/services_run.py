@@ -207,6 +207,7 @@ class _Outcomes:
                 cursor.executemany(
                     "INSERT INTO lottery_result_load VALUES (%s, %s, %s)", self.load_rows
                 )
+                self.timer.lap("load")
                 return
             cursor.execute("SET LOCAL work_mem = %s", [JOIN_WORK_MEM])
             # COPY in text format, sent as one buffer (a write_row call per row costs seconds).

@@ -39,8 +39,10 @@ def read(instance, *names: str) -> tuple[bytes | None, ...]:
     return tuple(None if v is None else bytes(v) for v in row)
 
 
-def write(instance, **values: bytes | None) -> None:
-    """Store the given binary fields of a saved instance (in the current transaction)."""
+def write(instance, *, cursor=None, **values: bytes | None) -> None:
+    """Store the given binary fields of a saved instance (in the current transaction). On
+    PostgreSQL, `cursor` may be a psycopg cursor of the connection to use (from a thread of
+    lottery.background, where Django's `connection` would be another connection)."""
     _check(values)
     model = type(instance)
     if connection.vendor != "postgresql":
@@ -49,18 +51,20 @@ def write(instance, **values: bytes | None) -> None:
         return
     import psycopg
 
-    connection.ensure_connection()
+    if cursor is None:
+        connection.ensure_connection()
+    raw = connection.connection if cursor is None else cursor.connection
     names = list(values)
     assignments = ", ".join(
         f"{connection.ops.quote_name(model._meta.get_field(n).column)} = %b" for n in names
     )
-    with psycopg.Cursor(connection.connection) as cursor:
-        cursor.execute(
+    with psycopg.Cursor(raw) as binary:
+        binary.execute(
             f"UPDATE {connection.ops.quote_name(model._meta.db_table)} "  # noqa: S608
             f"SET {assignments} WHERE id = %s",
             [*(values[n] for n in names), instance.pk],
         )
-        if cursor.rowcount != 1:
+        if binary.rowcount != 1:
             raise model.DoesNotExist(f"{model.__name__} {instance.pk} is gone.")
 
 

@@ -31,6 +31,7 @@ from booking.models import (
 )
 from config.errors import Conflict, DomainError
 from lottery import beacon, blobs, clock
+from lottery.background import in_background
 from lottery.fairdraw import canonical, crypto
 from lottery.models import BeaconMode, BeaconSource, Draw, DrawParty, DrawState, OperatorSecret
 
@@ -189,7 +190,7 @@ def freeze_draw(*, window_id: int, actor=None) -> bool:
                 "not_due", _("The window is not closed or its freeze time has not come.")
             )
         timer = PhaseTimer()
-        entries_bytes, groups = _frozen_entries(window, timer)
+        entries_bytes, groups, updates = _frozen_entries(window, timer)
         slots = _frozen_slots(window)
         slots_bytes = canonical.slots_csv(slots)
         counts = _counts(groups, slots)
@@ -202,8 +203,18 @@ def freeze_draw(*, window_id: int, actor=None) -> bool:
         )
         if not claimed:
             return False
-        blobs.write(draw, entries_csv=entries_bytes, slots_csv=slots_bytes)
-        timer.lap("slots and store")
+        timer.lap("slots")
+
+        def store(cursor):
+            _write_back(cursor, updates)
+            blobs.write(draw, cursor=cursor, entries_csv=entries_bytes, slots_csv=slots_bytes)
+
+        # The database stores while the bytes are checked by the engine's own strict parser
+        # (so they are canonical, or the freeze fails and everything rolls back).
+        with in_background(store, name="freeze-store"):
+            canonical.parse_entries(entries_bytes, name="entries.csv (as written)")
+            timer.lap("parse check")
+        timer.lap("write-backs and store")
         # Not the two files again (about 70 MB for a million entries): the audit needs none.
         draw.refresh_from_db(fields=["state", "frozen_at", "entries_digest", "slots_digest"])
         _audit(
@@ -230,14 +241,14 @@ def entry_rules(window: Window) -> dict:
     }
 
 
-def _frozen_entries(window: Window, timer: PhaseTimer) -> tuple[bytes, Counter]:
+def _frozen_entries(window: Window, timer: PhaseTimer) -> tuple[bytes, Counter, dict]:
     """The canonical entries.csv bytes of the registered entries, with their tier and weight,
-    and the count of entries per (procedure, tier, weight). Tiers and weights that differ from
-    the rows are written back (the rows then say what the published file says).
+    the count of entries per (procedure, tier, weight), and the tiers and weights that differ
+    from the rows, for `_write_back` (the rows then say what the published file says).
 
     A million rows: one raw query in entry_id byte order, each line built as the entry_id plus
-    a cached tail (tier, weight, procedure, sites, weekdays); the bytes are then re-parsed by
-    the engine's own strict parser, so they are canonical or the freeze fails."""
+    a cached tail (tier, weight, procedure, sites, weekdays); `freeze_draw` then re-parses the
+    bytes with the engine's own strict parser, so they are canonical or the freeze fails."""
     urgent_until = window.closes_at.astimezone(PARIS).date() + timedelta(days=window.urgency_days)
     codes = dict(Procedure.objects.values_list("pk", "code"))
     sites = _entry_sites(window)
@@ -264,13 +275,22 @@ def _frozen_entries(window: Window, timer: PhaseTimer) -> tuple[bytes, Counter]:
                 append(entry_id + tail)
     data = ("\n".join(lines) + "\n").encode("ascii")
     timer.lap("query and lines")
-    canonical.parse_entries(data, name="entries.csv (as written)")
-    timer.lap("parse check")
+    return data, groups, updates
+
+
+def _write_back(cursor, updates: dict[tuple[int, int], list[int]]) -> None:
+    """Tiers and weights that differ from the rows, written back ((tier, weight) -> pks)."""
     for (tier, weight), pks in updates.items():
         for start in range(0, len(pks), 5000):
-            Entry.objects.filter(pk__in=pks[start : start + 5000]).update(tier=tier, weight=weight)
-    timer.lap("tier and weight write-backs")
-    return data, groups
+            chunk = pks[start : start + 5000]
+            if connection.vendor == "postgresql":
+                cursor.execute(
+                    f"UPDATE {Entry._meta.db_table} SET tier = %s, weight = %s "  # noqa: S608
+                    "WHERE id = ANY(%s)",
+                    [tier, weight, chunk],
+                )
+            else:
+                Entry.objects.filter(pk__in=chunk).update(tier=tier, weight=weight)
 
 
 def _entries_query(window: Window) -> tuple[str, list]:

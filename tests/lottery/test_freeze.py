@@ -6,7 +6,9 @@ from zoneinfo import ZoneInfo
 import pytest
 
 from booking.models import AppointmentState, EntryStatus
+from lottery import blobs
 from lottery.fairdraw import canonical
+from lottery.fairdraw.errors import FairdrawError
 from lottery.models import Draw
 from tests.factories import (
     AppointmentFactory,
@@ -129,3 +131,27 @@ def test_freeze_files_list_registered_entries_and_slots_in_byte_order(timeline):
         "S0000", "GRENOBLE", "RENEWAL", local.date().isoformat(), local.strftime("%H:%M")
     )
     assert draw.counts["entries"] == 5 and draw.counts["slots"] == 3
+
+
+def test_bytes_refused_by_the_strict_parser_undo_the_whole_freeze(timeline, monkeypatch):
+    """The store (tier write-backs, files) runs beside the parse check: a refusal by the
+    parser must take the stored rows back with it."""
+    life = timeline(entries=0)
+    urgent = EntryFactory(window=life.window, procedure=life.procedure, urgent_approved=True)
+
+    def refuse(data, name="entries.csv"):
+        raise FairdrawError(f"{name}: refused for the test")
+
+    monkeypatch.setattr("lottery.services.canonical.parse_entries", refuse)
+    with pytest.raises(FairdrawError):
+        life.close_and_freeze()
+    monkeypatch.undo()
+
+    draw = Draw.objects.get(window=life.window)
+    assert (draw.state, draw.frozen_at, draw.entries_digest) == ("announced", None, "")
+    assert blobs.read(draw, "entries_csv", "slots_csv") == (None, None)
+    urgent.refresh_from_db()
+    assert urgent.tier == 1  # the write-back to tier 0 was rolled back
+    life.close_and_freeze()
+    urgent.refresh_from_db()
+    assert urgent.tier == 0 and Draw.objects.get(window=life.window).state == "frozen"

@@ -16,9 +16,9 @@ from rest_framework.views import APIView
 
 from accounts import pow
 from accounts.models import ContactKind, IdentityKind
-from booking import registration, selectors
+from booking import registration
 from booking.forms import WEEKDAYS
-from booking.models import Channel
+from booking.models import Channel, Window
 from booking.web import client_ip
 
 
@@ -109,10 +109,10 @@ class RegistrationStart(PublicAPIView):
         data = StartInput(data=request.data)
         data.is_valid(raise_exception=True)
         fields = dict(data.validated_data)
-        # The service checks the procedure by database time; no need to prefetch them here.
-        window = get_object_or_404(
-            selectors.open_windows().prefetch_related(None), code=fields.pop("window")
-        )
+        # Only an unknown window is 404 here: whether it is open (by database time) and offers
+        # the procedure, the service checks in one query, and a closed window gets its own
+        # answer (409 window_closed), clearer to a partner tool than "not found".
+        window = get_object_or_404(Window, code=fields.pop("window"))
         proof = fields.pop("proof", None)
         pending = registration.start_registration(
             window=window,

@@ -321,6 +321,21 @@ def test_api_errors_are_json_in_the_requests_language(client, window):
     assert response.json()["message"]
 
 
+def test_api_closed_or_unknown_window_is_refused_in_the_requests_language(client, window):
+    window.closes_at = timezone.now() - timedelta(seconds=1)
+    window.opens_at = window.closes_at - timedelta(days=2)
+    window.save()
+
+    closed = _api(client, "/api/v1/registrations/", _api_payload(window), HTTP_ACCEPT_LANGUAGE="fr")
+    unknown = _api(client, "/api/v1/registrations/", {**_api_payload(window), "window": "NOPE"})
+
+    assert (closed.status_code, closed.json()["code"]) == (409, "window_closed")
+    assert "fermée" in closed.json()["message"]
+    assert unknown.status_code == 404
+    assert PendingRegistration.objects.count() == 0
+    assert OutboxMessage.objects.count() == 0
+
+
 def test_api_no_enumeration_before_verification(client, window):
     _register(window)
     cache.clear()

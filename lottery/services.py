@@ -54,12 +54,20 @@ def _audit(action: str, draw: Draw, actor=None, **data) -> None:
     )
 
 
-def batch_statement_timeout() -> None:
-    """The draw is a batch job: on PostgreSQL, lift the web-request statement timeout for this
-    transaction only (SET LOCAL ends with it)."""
+# Sorting a million entries (by entry_id at the freeze, by registration time for the checks)
+# spilled to disk with the default 4 MB (2.7 s instead of 1.25 s for the latter), and the
+# draw's hash join must stay in one batch to keep the load's order (services_run).
+BATCH_WORK_MEM = "256MB"
+
+
+def batch_settings() -> None:
+    """The freeze and the draw are batch jobs: on PostgreSQL, lift the web-request statement
+    timeout and give sorts and hashes room, for this transaction only (SET LOCAL ends with
+    it)."""
     if connection.vendor == "postgresql":
         with connection.cursor() as cursor:
             cursor.execute("SET LOCAL statement_timeout = %s", [f"{BATCH_TIMEOUT_S}s"])
+            cursor.execute("SET LOCAL work_mem = %s", [BATCH_WORK_MEM])
 
 
 def _locked_draw(window_id: int) -> Draw:
@@ -179,7 +187,7 @@ def freeze_draw(*, window_id: int, actor=None) -> bool:
     """At the close: write entries.csv and slots.csv from the database, with tiers and weights
     by the published rules, store their bytes and digests. Returns whether this call froze."""
     with transaction.atomic(durable=True):
-        batch_statement_timeout()
+        batch_settings()
         lz4_toast()
         draw = _locked_draw(window_id)
         window, now = draw.window, clock.now()

@@ -27,7 +27,7 @@ from lottery.models import BeaconSource, Draw, DrawState
 from lottery.services import (
     PhaseTimer,
     _audit,
-    batch_statement_timeout,
+    batch_settings,
     beacon_ready,
     lz4_toast,
 )
@@ -81,7 +81,7 @@ def run_draw(*, window_id: int, actor=None) -> str:
     """Run the window's draw if it is due. Returns "drawn", "held" (checks failed: publication
     waits for a supervisor's review) or "skipped" (already run: one audit row says so)."""
     with transaction.atomic(durable=True):
-        batch_statement_timeout()
+        batch_settings()
         lz4_toast()
         # skip_locked: a second run does not queue behind the first (and fail on the 3 s
         # lock_timeout); it finds the row taken and records itself as skipped.
@@ -175,8 +175,7 @@ def _registered(window_id: int) -> tuple[dict[str, int], dict[str, int]]:
 # The load is sorted by primary key and the join must keep that order, so that the UPDATE walks
 # booking_entry's heap sequentially: a hash join spilled to disk in batches would scramble it
 # (in rank order, i.e. at random, the UPDATE of a million rows took 70 s instead of about 30).
-# SET LOCAL: this transaction only.
-JOIN_WORK_MEM = "256MB"
+# Hence the draw's work_mem (services.BATCH_WORK_MEM, set for its transaction).
 LOAD_COPY = "COPY lottery_result_load (id, rank, slot_code) FROM STDIN"
 
 
@@ -209,7 +208,6 @@ class _Outcomes:
                 )
                 self.timer.lap("load")
                 return
-            cursor.execute("SET LOCAL work_mem = %s", [JOIN_WORK_MEM])
             # COPY in text format, sent as one buffer (a write_row call per row costs seconds).
             text = "".join(
                 f"{pk}\t{rank}\t{'\\N' if code is None else code}\n"

@@ -1,4 +1,5 @@
-"""`INSERT ... ON CONFLICT DO NOTHING RETURNING`, for inserts where a conflict is expected.
+"""`INSERT ... ON CONFLICT DO NOTHING RETURNING`, for inserts where a conflict is expected, and
+`one_or_none`, the read by a unique key that goes with it.
 
 The usual `try: with atomic(): create() except IntegrityError` costs a SAVEPOINT and a RELEASE
 around every insert, and a rollback to the savepoint on a conflict. Here a conflict with any
@@ -39,3 +40,9 @@ def insert_or_skip(obj: Model) -> bool:
     obj._state.adding = False
     obj._state.db = using
     return True
+
+
+def one_or_none(queryset):
+    """The row of a lookup on a unique key, or None: `.first()` without its ORDER BY, which
+    such a lookup does not need (and which costs compiling on every request)."""
+    return next(iter(queryset[:1]), None)

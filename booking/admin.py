@@ -11,7 +11,6 @@ from django.utils.translation import gettext_lazy as _
 from accounts.admin_scoping import PrefectureScopedAdmin
 from booking import services
 from booking.models import (
-    ACTIVE_ENTRY_STATUSES,
     Appointment,
     Entry,
     Procedure,
@@ -113,7 +112,7 @@ class EntryAdmin(PrefectureScopedAdmin):
         twins = Entry.objects.filter(
             window=OuterRef("window"),
             person__likeness_hash=OuterRef("person__likeness_hash"),
-            status__in=ACTIVE_ENTRY_STATUSES,
+            active=True,
         ).exclude(pk=OuterRef("pk"))
         return super().get_queryset(request).annotate(has_twin=Exists(twins))
 

@@ -22,7 +22,7 @@ from django.utils.translation import gettext_lazy as _
 
 from accounts import audit, otp
 from accounts.crypto import blind_index
-from accounts.inserts import insert_or_skip
+from accounts.inserts import insert_or_skip, one_or_none
 from accounts.models import Contact, ContactKind, IdentityKind, Person
 from accounts.normalize import (
     NormalizationError,
@@ -164,7 +164,7 @@ def start_registration(
     """Keep the answers (encrypted) and send a code to the contact. Says nothing about whether
     the person or the contact is already known."""
     if idempotency_key:
-        existing = _one(PendingRegistration.objects.filter(idempotency_key=idempotency_key))
+        existing = one_or_none(PendingRegistration.objects.filter(idempotency_key=idempotency_key))
         if existing is not None:
             return existing
     answers = _normalised(data)
@@ -187,12 +187,6 @@ def start_registration(
     return pending
 
 
-def _one(queryset):
-    """The row of a lookup on a unique key, or None: `.first()` without its ORDER BY, which
-    such a lookup does not need (and which costs compiling on every request)."""
-    return next(iter(queryset[:1]), None)
-
-
 def _live_pending():
     return PendingRegistration.objects.filter(created_at__gt=timezone.now() - PENDING_TTL)
 
@@ -206,7 +200,7 @@ def _not_found() -> DomainError:
 
 
 def get_pending(token: str) -> PendingRegistration:
-    pending = _one(
+    pending = one_or_none(
         _live_pending()
         # Only what verify needs; the window and the entry load on use (the entry only exists
         # once registered). Fewer joins: less SQL to compile on every request.
@@ -324,7 +318,7 @@ def _locked_pending(**lookup) -> PendingRegistration:
     refused = DuplicateAttempt.objects.filter(
         contact=OuterRef("contact"), window=OuterRef("window")
     ).values("count")[:1]
-    pending = _one(
+    pending = one_or_none(
         _live_pending()
         .select_for_update(of=("self",))
         # The entry (and its procedure) only exist on a repeated submit: loaded then, on use.

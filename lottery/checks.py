@@ -55,16 +55,9 @@ def _uniformised_column(keys: list[bytes], weights: list[int]) -> list[float]:
     return list(map(float.__pow__, scaled, map(float, weights)))
 
 
-def _columns(rows) -> ResultColumns:
-    rows = list(rows)
-    return ResultColumns(*(list(map(itemgetter(i), rows)) for i in range(1, 6)))
-
-
-def run_checks(results, registration_position: dict[str, int]) -> dict:
-    """`results`: the draw's `ResultColumns`, or its rows (ResultRow) in rank order;
-    `registration_position`: entry_id -> 0-based order of registration. Returns a JSON-able
-    report with `passed`."""
-    columns = results if isinstance(results, ResultColumns) else _columns(results)
+def run_checks(columns: ResultColumns, registration_position: dict[str, int]) -> dict:
+    """`columns`: the draw's results (`Results.columns()`); `registration_position`: entry_id
+    -> 0-based order of registration. Returns a JSON-able report with `passed`."""
     n = len(columns.entry_id)
     v = _uniformised_column(columns.key, columns.weight)
     order = list(map(registration_position.__getitem__, columns.entry_id))

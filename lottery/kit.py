@@ -67,55 +67,55 @@ def announcement(draw: Draw) -> dict:
 
 def kit_file_names(draw: Draw, *, unpublished: bool = False) -> list[str]:
     """The names of the files `kit_files` gives, without reading any of them."""
-    names = ["announcement.json"]
-    if draw.frozen_at is None:
-        return names
-    names += ["entries.csv", "slots.csv", "freeze.json", "reveals.json"]
-    if draw.drawn_at is None or not (unpublished or draw.state == DrawState.PUBLISHED):
-        return sorted(names)
-    names.append("results.csv")
-    if draw.beacon_source in (BeaconSource.RELAY, BeaconSource.PASTE):
-        names.append("beacon.json")
-    if draw.events.exists():
-        names.append("events.log")
-    return sorted(names)
+    return sorted(_file_builders(draw, unpublished))
 
 
-def kit_files(draw: Draw, *, unpublished: bool = False) -> dict[str, bytes]:
+def kit_files(
+    draw: Draw, *, unpublished: bool = False, only: set[str] | None = None
+) -> dict[str, bytes]:
     """The files published so far for this draw, by name. Results (and events.log) appear
-    once the draw is published, unless `unpublished` (the service's own checks, a review)."""
-    files = {"announcement.json": _json(announcement(draw))}
+    once the draw is published, unless `unpublished` (the service's own checks, a review).
+    `only`: build just these (a page serving one file need not read the others)."""
+    builders = _file_builders(draw, unpublished)
+    return {name: build() for name, build in sorted(builders.items()) if not only or name in only}
+
+
+def _file_builders(draw: Draw, unpublished: bool) -> dict:
+    """Name -> function building that file's bytes, for the files published so far."""
+    builders = {"announcement.json": lambda: _json(announcement(draw))}
     if draw.frozen_at is None:
-        return files
-    files["entries.csv"], files["slots.csv"] = blobs.read(draw, "entries_csv", "slots_csv")
-    files["freeze.json"] = _json(
+        return builders
+    builders["entries.csv"] = lambda: blobs.read(draw, "entries_csv")[0]
+    builders["slots.csv"] = lambda: blobs.read(draw, "slots_csv")[0]
+    builders["freeze.json"] = lambda: _json(
         {
             "entries_digest": draw.entries_digest,
             "slots_digest": draw.slots_digest,
             "published_at": utc(draw.frozen_at),
         }
     )
-    files["reveals.json"] = _json(
+    builders["reveals.json"] = lambda: _json(
         {
             p.party_id: {"secret": p.secret or None, "revealed_at": utc(p.revealed_at)}
             for p in draw.parties.order_by("party_id")
         }
     )
     if draw.drawn_at is None or not (unpublished or draw.state == DrawState.PUBLISHED):
-        return files
+        return builders
     if draw.beacon_source in (BeaconSource.RELAY, BeaconSource.PASTE):
-        files["beacon.json"] = _json(
+        builders["beacon.json"] = lambda: _json(
             {
                 "round": draw.beacon_round,
                 "signature": draw.beacon_signature,
                 "randomness": draw.beacon_randomness,
             }
         )
-    (files["results.csv"],) = blobs.read(draw, "results_csv")
-    lines = list(draw.events.order_by("seq").values_list("line", flat=True))
-    if lines:
-        files["events.log"] = ("\n".join(lines) + "\n").encode("ascii")
-    return files
+    builders["results.csv"] = lambda: blobs.read(draw, "results_csv")[0]
+    if draw.events.exists():
+        builders["events.log"] = lambda: (
+            "\n".join(draw.events.order_by("seq").values_list("line", flat=True)) + "\n"
+        ).encode("ascii")
+    return builders
 
 
 def kit_zip(draw: Draw) -> bytes:

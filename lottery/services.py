@@ -62,12 +62,20 @@ BATCH_WORK_MEM = "256MB"
 
 def batch_settings() -> None:
     """The freeze and the draw are batch jobs: on PostgreSQL, lift the web-request statement
-    timeout and give sorts and hashes room, for this transaction only (SET LOCAL ends with
-    it)."""
-    if connection.vendor == "postgresql":
-        with connection.cursor() as cursor:
-            cursor.execute("SET LOCAL statement_timeout = %s", [f"{BATCH_TIMEOUT_S}s"])
-            cursor.execute("SET LOCAL work_mem = %s", [BATCH_WORK_MEM])
+    timeout, give sorts and hashes room, and store the draw's files with lz4, for this
+    transaction only (SET LOCAL ends with it). results.csv is about 110 MB for a million
+    entries, mostly hex keys: pglz spends 3.6 s failing to compress it, lz4 stores it in 1.5 s
+    (entries.csv, 70 MB, likewise); values read back the same whatever their compression."""
+    if connection.vendor != "postgresql":
+        return
+    with connection.cursor() as cursor:
+        cursor.execute("SET LOCAL statement_timeout = %s", [f"{BATCH_TIMEOUT_S}s"])
+        cursor.execute("SET LOCAL work_mem = %s", [BATCH_WORK_MEM])
+        cursor.execute(
+            "SELECT 'lz4' = ANY(enumvals) FROM pg_settings WHERE name = 'default_toast_compression'"
+        )
+        if cursor.fetchone()[0]:
+            cursor.execute("SET LOCAL default_toast_compression = 'lz4'")
 
 
 def _locked_draw(window_id: int) -> Draw:
@@ -166,20 +174,6 @@ class PhaseTimer:
         return ", ".join(self.laps)
 
 
-def lz4_toast() -> None:
-    """results.csv is about 110 MB for a million entries, mostly hex keys: pglz spends 3.6 s
-    failing to compress it, lz4 stores it in 1.5 s (entries.csv, 70 MB, likewise). SET LOCAL:
-    this transaction only; values read back the same whatever their compression."""
-    if connection.vendor != "postgresql":
-        return
-    with connection.cursor() as cursor:
-        cursor.execute(
-            "SELECT 'lz4' = ANY(enumvals) FROM pg_settings WHERE name = 'default_toast_compression'"
-        )
-        if cursor.fetchone()[0]:
-            cursor.execute("SET LOCAL default_toast_compression = 'lz4'")
-
-
 # --- T2 freeze ---------------------------------------------------------------------------------
 
 
@@ -188,7 +182,6 @@ def freeze_draw(*, window_id: int, actor=None) -> bool:
     by the published rules, store their bytes and digests. Returns whether this call froze."""
     with transaction.atomic(durable=True):
         batch_settings()
-        lz4_toast()
         draw = _locked_draw(window_id)
         window, now = draw.window, clock.now()
         if draw.state != DrawState.ANNOUNCED:
@@ -202,12 +195,14 @@ def freeze_draw(*, window_id: int, actor=None) -> bool:
         slots = _frozen_slots(window)
         slots_bytes = canonical.slots_csv(slots)
         counts = _counts(groups, slots)
+        frozen = {
+            "state": DrawState.FROZEN,
+            "frozen_at": now,
+            "entries_digest": crypto.file_digest(entries_bytes).hex(),
+            "slots_digest": crypto.file_digest(slots_bytes).hex(),
+        }
         claimed = Draw.objects.filter(pk=draw.pk, state=DrawState.ANNOUNCED).update(
-            state=DrawState.FROZEN,
-            frozen_at=now,
-            entries_digest=crypto.file_digest(entries_bytes).hex(),
-            slots_digest=crypto.file_digest(slots_bytes).hex(),
-            counts=counts,
+            **frozen, counts=counts
         )
         if not claimed:
             return False
@@ -223,14 +218,14 @@ def freeze_draw(*, window_id: int, actor=None) -> bool:
             canonical.parse_entries(entries_bytes, name="entries.csv (as written)")
             timer.lap("parse check")
         timer.lap("write-backs and store")
-        # Not the two files again (about 70 MB for a million entries): the audit needs none.
-        draw.refresh_from_db(fields=["state", "frozen_at", "entries_digest", "slots_digest"])
+        for name, value in frozen.items():
+            setattr(draw, name, value)
         _audit(
             "draw.frozen",
             draw,
             actor,
-            entries_digest=draw.entries_digest,
-            slots_digest=draw.slots_digest,
+            entries_digest=frozen["entries_digest"],
+            slots_digest=frozen["slots_digest"],
             entries=counts["entries"],
             slots=counts["slots"],
         )
@@ -291,14 +286,11 @@ def _write_back(cursor, updates: dict[tuple[int, int], list[int]]) -> None:
     for (tier, weight), pks in updates.items():
         for start in range(0, len(pks), 5000):
             chunk = pks[start : start + 5000]
-            if connection.vendor == "postgresql":
-                cursor.execute(
-                    f"UPDATE {Entry._meta.db_table} SET tier = %s, weight = %s "  # noqa: S608
-                    "WHERE id = ANY(%s)",
-                    [tier, weight, chunk],
-                )
-            else:
-                Entry.objects.filter(pk__in=chunk).update(tier=tier, weight=weight)
+            cursor.execute(
+                f"UPDATE {Entry._meta.db_table} SET tier = %s, weight = %s "  # noqa: S608
+                f"WHERE id IN ({', '.join(['%s'] * len(chunk))})",
+                [tier, weight, *chunk],
+            )
 
 
 def _entries_query(window: Window) -> tuple[str, list]:

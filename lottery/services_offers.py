@@ -43,8 +43,8 @@ def _lock(appointment_id: int) -> tuple[Draw, Appointment]:
 
 
 def _log(draw: Draw, event: str, appointment: Appointment, now) -> None:
-    last = draw.events.order_by("-seq").first()
-    seq, prev = (last.seq + 1, line_hash(last.line)) if last else (1, "")
+    head = event_log_head(draw)
+    seq, prev = (head[0] + 1, head[1]) if head else (1, "")
     line = event_line(seq, now, event, appointment.slot.code, appointment.entry.entry_id, prev)
     DrawEvent.objects.create(draw=draw, seq=seq, line=line)
     _audit(f"offer.{event}", draw, seq=seq, slot=appointment.slot.code)

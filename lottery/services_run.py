@@ -29,7 +29,6 @@ from lottery.services import (
     _audit,
     batch_settings,
     beacon_ready,
-    lz4_toast,
 )
 
 logger = logging.getLogger(__name__)
@@ -82,7 +81,6 @@ def run_draw(*, window_id: int, actor=None) -> str:
     waits for a supervisor's review) or "skipped" (already run: one audit row says so)."""
     with transaction.atomic(durable=True):
         batch_settings()
-        lz4_toast()
         # skip_locked: a second run does not queue behind the first (and fail on the 3 s
         # lock_timeout); it finds the row taken and records itself as skipped.
         draw = (
@@ -125,12 +123,13 @@ def run_draw(*, window_id: int, actor=None) -> str:
             timer.lap("results.csv and checks")
         timer.lap(f"outcomes written ({outcomes.timer})")
         state = DrawState.DRAWN if checks["passed"] else DrawState.HELD
+        results_digest = crypto.file_digest(results).hex()
         Draw.objects.filter(pk=draw.pk, state=DrawState.FROZEN).update(
             state=state,
             drawn_at=now,
             seed=seed.hex(),
             ticket_key=crypto.ticket_key(seed).hex(),
-            results_digest=crypto.file_digest(results).hex(),
+            results_digest=results_digest,
             checks=checks,
             checks_passed=checks["passed"],
         )
@@ -142,7 +141,7 @@ def run_draw(*, window_id: int, actor=None) -> str:
             draw,
             actor,
             seed=seed.hex(),
-            results_digest=crypto.file_digest(results).hex(),
+            results_digest=results_digest,
             checks_passed=checks["passed"],
             offered=drawn.slots_given,
         )
@@ -202,20 +201,19 @@ class _Outcomes:
                 "CREATE TEMPORARY TABLE lottery_result_load "
                 "(id bigint NOT NULL, rank integer NOT NULL, slot_code varchar(32))"
             )
-            if connection.vendor != "postgresql":
+            if connection.vendor == "postgresql":
+                # COPY in text format, sent as one buffer (a write_row call per row: seconds).
+                text = "".join(
+                    f"{pk}\t{rank}\t{'\\N' if code is None else code}\n"
+                    for pk, rank, code in self.load_rows
+                )
+                with cursor.cursor.copy(LOAD_COPY) as copy:
+                    copy.write(text.encode("ascii"))
+                cursor.execute("ANALYZE lottery_result_load")  # a hash join, not 1M probes
+            else:
                 cursor.executemany(
                     "INSERT INTO lottery_result_load VALUES (%s, %s, %s)", self.load_rows
                 )
-                self.timer.lap("load")
-                return
-            # COPY in text format, sent as one buffer (a write_row call per row costs seconds).
-            text = "".join(
-                f"{pk}\t{rank}\t{'\\N' if code is None else code}\n"
-                for pk, rank, code in self.load_rows
-            )
-            with cursor.cursor.copy(LOAD_COPY) as copy:
-                copy.write(text.encode("ascii"))
-            cursor.execute("ANALYZE lottery_result_load")  # a hash join, not 1M index probes
         self.timer.lap("load")
 
     def apply(self, cursor) -> None:

@@ -34,7 +34,7 @@ def draw_detail(request, code: str):
     draw = _draw(code)
     published = draw.state == DrawState.PUBLISHED
     page = None
-    if draw.drawn_at is not None and draw.state == DrawState.PUBLISHED:
+    if published:
         (results,) = blobs.read(draw, "results_csv")
         lines = results.decode("ascii").splitlines()[1:]
         page = Paginator(lines, RESULTS_PER_PAGE).get_page(request.GET.get("page"))
@@ -73,5 +73,5 @@ def draw_file(request, code: str, name: str):
     draw = _draw(code)
     if name not in PUBLIC_FILES or name not in kit.kit_file_names(draw):
         raise Http404
-    files = kit.kit_files(draw)
+    files = kit.kit_files(draw, only={name})
     return HttpResponse(files[name], content_type=f"{PUBLIC_FILES[name]}; charset=us-ascii")

@@ -12,16 +12,17 @@ from django.db import migrations, models
 ENTRY_FILLFACTOR = 50
 
 
-def set_fillfactor(apps, schema_editor, value=ENTRY_FILLFACTOR):
-    if schema_editor.connection.vendor == "postgresql":
-        table = schema_editor.quote_name(apps.get_model("booking", "Entry")._meta.db_table)
-        schema_editor.execute(f"ALTER TABLE {table} SET (fillfactor = {int(value)})")
+def _alter_entry_table(storage: str):
+    def run(apps, schema_editor):
+        if schema_editor.connection.vendor == "postgresql":
+            table = schema_editor.quote_name(apps.get_model("booking", "Entry")._meta.db_table)
+            schema_editor.execute(f"ALTER TABLE {table} {storage}")
+
+    return run
 
 
-def reset_fillfactor(apps, schema_editor):
-    if schema_editor.connection.vendor == "postgresql":
-        table = schema_editor.quote_name(apps.get_model("booking", "Entry")._meta.db_table)
-        schema_editor.execute(f"ALTER TABLE {table} RESET (fillfactor)")
+set_fillfactor = _alter_entry_table(f"SET (fillfactor = {ENTRY_FILLFACTOR})")
+reset_fillfactor = _alter_entry_table("RESET (fillfactor)")
 
 
 class Migration(migrations.Migration):

@@ -191,6 +191,13 @@ def main() -> None:
         action="store_true",
         help="then publish, open a next window and time the carry-over of the waiting entries",
     )
+    parser.add_argument(
+        "--lapses",
+        type=int,
+        default=0,
+        help="then publish, let this many offers pass their deadline and time their lapses and "
+        "re-offers: one by one (the first 20, the baseline) then in the tick's batches",
+    )
     args = parser.parse_args()
     _setup()
     from booking.services import tick_windows
@@ -235,8 +242,41 @@ def main() -> None:
     )
     print(f"freeze + draw end to end: {freeze + run:.1f} s (target 30 s)")
     print(f"results digest {draw.results_digest}")
+    if args.lapses:
+        _lapses(window_id, args.lapses)
     if args.carry:
         _carry(window_id)
+
+
+def _lapses(window_id: int, count: int, one_by_one: int = 20) -> None:
+    """Lapse `one_by_one` + `count` offers of the drawn window: the first ones one per
+    transaction (each lapse and its re-offer alone, as the tick did before batches), the rest as
+    the tick does now; per-offer times and their ratio, in the same run on the same data."""
+    from booking.models import Appointment, AppointmentState
+    from lottery import clock, services, services_offers
+    from lottery.models import DrawEvent
+
+    services.publish_draw(window_id=window_id)
+    offered = Appointment.objects.filter(
+        slot__window_id=window_id, state=AppointmentState.OFFERED
+    ).order_by("pk")
+    due = list(offered.values_list("pk", flat=True)[: one_by_one + count])
+    past = clock.now() - timedelta(minutes=1)
+    Appointment.objects.filter(pk__in=due).update(respond_by=past)
+    t = time.perf_counter()
+    for _ in range(one_by_one):
+        assert services_offers.lapse_batch(window_id=window_id, limit=1) == 1
+    single = (time.perf_counter() - t) / one_by_one
+    t = time.perf_counter()
+    lapsed = services_offers.lapse_due_offers(time_budget=24 * 3600)
+    batched = time.perf_counter() - t
+    events = DrawEvent.objects.filter(draw__window_id=window_id).count()
+    print(
+        f"lapses: one by one {single * 1000:.0f} ms per offer ({one_by_one} offers); "
+        f"batched {lapsed} offers in {batched:.1f} s = {batched / lapsed * 1000:.1f} ms per offer "
+        f"(batches of {services_offers.LAPSE_BATCH}); ratio {single / (batched / lapsed):.0f}x; "
+        f"events.log {events} lines"
+    )
 
 
 def _carry(window_id: int) -> None:

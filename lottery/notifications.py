@@ -18,7 +18,7 @@ from django.utils import translation
 from django.utils.translation import gettext as _
 
 from accounts.models import ContactKind, OutboxMessage
-from booking.models import HOLDING_STATES, Appointment, Entry, EntryStatus
+from booking.models import HOLDING_STATES, Appointment, Entry, EntryStatus, Site
 from lottery.models import Draw
 
 PARIS = ZoneInfo("Europe/Paris")
@@ -79,13 +79,41 @@ def _appointments(window_id: int) -> dict[int, tuple]:
     return {entry_pk: slot for entry_pk, *slot in rows}
 
 
-def _message(entry_id: str, kind: str, recipient: str, body: str) -> OutboxMessage:
+def notify_offers(draw: Draw, offers: list[Appointment]) -> int:
+    """Add one message per re-offer whose entry has a contact, inside the caller's transaction:
+    the slot and the time left to confirm it (the message expires with the offer). Returns how
+    many messages were offered to the outbox."""
+    entries = Entry.objects.filter(
+        pk__in=[offer.entry_id for offer in offers], contact__isnull=False
+    ).values_list("pk", "entry_id", "contact__kind", "contact__value")
+    contacts = {pk: rest for pk, *rest in entries}
+    sites = dict(Site.objects.filter(pk__in={o.slot.site_id for o in offers}).values_list(
+        "pk", "name"))  # fmt: skip
+    links, batch = _links(draw), []
+    with translation.override(LANGUAGE):
+        for offer in offers:
+            if offer.entry_id not in contacts:
+                continue
+            entry_id, kind, recipient = contacts[offer.entry_id]
+            slot = (offer.slot.starts_at, sites[offer.slot.site_id], offer.slot.code)
+            body = reoffer_body(
+                entry_id=entry_id, kind=kind, slot=slot, respond_by=offer.respond_by, links=links
+            )
+            message = _message(entry_id, kind, recipient, body, dedup_key=f"offer:{offer.pk}")
+            message.expires_at = offer.respond_by
+            batch.append(message)
+    return _flush(batch)
+
+
+def _message(
+    entry_id: str, kind: str, recipient: str, body: str, dedup_key: str = ""
+) -> OutboxMessage:
     return OutboxMessage(
         channel=kind,
         recipient=recipient,
         body=body,
         subject="Fairslot",
-        dedup_key=f"outcome:{entry_id}",
+        dedup_key=dedup_key or f"outcome:{entry_id}",
     )
 
 
@@ -131,7 +159,45 @@ def _sms(entry_id: str, slot: tuple | None, links: dict) -> str:
         }  # fmt: skip
         return gsm7(f"{text} {mention}")
 
-    name = gsm7(name)
+    return _fit_site(render, gsm7(name), code)
+
+
+def reoffer_body(*, entry_id: str, kind: str, slot: tuple, respond_by, links: dict) -> str:
+    """The message of a re-offer (a freed slot offered to the next on the waiting list) in the
+    active language: `slot` is (starts_at, site name, site code)."""
+    starts_at, name, code = slot
+    local, deadline = starts_at.astimezone(PARIS), respond_by.astimezone(PARIS)
+    if kind != ContactKind.PHONE:
+        text = _(
+            "A slot of the draw has been freed and is offered to your entry %(entry)s: on "
+            "%(date)s at %(time)s, at %(site)s.\n\n"
+            "Confirm it before %(deadline)s, or it will be offered to the next person on the "
+            "waiting list: %(url)s"
+        ) % {
+            "entry": entry_id,
+            "date": local.strftime("%d/%m/%Y"),
+            "time": local.strftime("%H:%M"),
+            "site": name,
+            "deadline": deadline.strftime("%d/%m/%Y %H:%M"),
+            "url": links["confirm"],
+        }
+        return f"{text}\n\n{_mention(links['rules'])}\n"
+
+    def render(site: str) -> str:
+        text = _(
+            "Fairslot %(entry)s: freed slot %(when)s, %(site)s. Confirm by %(deadline)s: "
+            "%(url)s"
+        ) % {
+            "entry": f"E-{entry_id[:8].upper()}", "when": local.strftime("%d/%m %H:%M"),
+            "site": site, "deadline": deadline.strftime("%d/%m %H:%M"), "url": links["confirm"],
+        }  # fmt: skip
+        return gsm7(f"{text} {_mention(links['rules_short'])}")
+
+    return _fit_site(render, gsm7(name), code)
+
+
+def _fit_site(render, name: str, code: str) -> str:
+    """render(site) with the site's name, shortened (or replaced by its code) to fit one SMS."""
     body = render(name)
     room = len(name) - (len(body) - SMS_MAX)
     if room < len(name):

@@ -22,6 +22,7 @@ from accounts.models import Role
 from booking import services as booking_services
 from booking.models import (
     Appointment,
+    AppointmentState,
     Entry,
     EntryStatus,
     Procedure,
@@ -538,6 +539,11 @@ def publish_draw(*, window_id: int, actor=None) -> bool:
         )
         if not changed:
             return False
+        # The time to answer an offer runs from the moment people are told, not from the draw
+        # (a held draw may wait days for its review; lapses wait for publication too).
+        Appointment.objects.filter(
+            slot__window_id=window_id, state=AppointmentState.OFFERED
+        ).update(respond_by=clock.now() + timedelta(hours=draw.window.offer_hours))
         # Only here, never at the draw: a held draw's results must reach nobody before review.
         messages = notify_outcomes(draw)
         _audit("draw.published", draw, actor, results_digest=draw.results_digest, messages=messages)

@@ -10,11 +10,12 @@ serialises the window's events, so events.log has no gap and each offer sees the
 by the previous one. The partial unique constraints on appointments are the backstop.
 """
 
+import time
+from collections import deque
 from datetime import timedelta
 from zoneinfo import ZoneInfo
 
 from django.db import transaction
-from django.db.models import Q
 from django.utils.translation import gettext_lazy as _
 
 from accounts.inserts import insert_or_skip
@@ -23,10 +24,17 @@ from config.errors import Conflict
 from lottery import clock
 from lottery.fairdraw.events import event_line, line_hash
 from lottery.models import Draw, DrawEvent, DrawState, EventLogHead
+from lottery.notifications import notify_offers
 from lottery.services import _audit
 
 PARIS = ZoneInfo("Europe/Paris")
 AFTER_DRAW = [DrawState.DRAWN, DrawState.HELD, DrawState.PUBLISHED]
+# Lapses run in the minute tick: a batch per transaction, and no new batch after the budget
+# (the next tick goes on), so that thousands of offers lapsing at one deadline neither hold the
+# draw's lock for minutes nor keep the tick from its other steps.
+LAPSE_BATCH = 500
+LAPSE_BUDGET_SECONDS = 40.0
+CANDIDATE_PAGE = 2000
 
 
 def _lock(appointment_id: int) -> tuple[Draw, Appointment]:
@@ -36,18 +44,42 @@ def _lock(appointment_id: int) -> tuple[Draw, Appointment]:
     if window_id is None:
         raise Conflict("appointment_unknown", _("This appointment does not exist."))
     draw = Draw.objects.select_for_update().select_related("window").get(window_id=window_id)
-    if draw.state not in AFTER_DRAW:
-        raise Conflict("not_drawn", _("This window has not been drawn."))
+    if draw.state != DrawState.PUBLISHED:
+        # Nobody has been told of an offer before publication (a held draw waits for review),
+        # so nobody may act on one either.
+        raise Conflict("not_published", _("The results of this draw are not published yet."))
     appointment = Appointment.objects.select_related("entry", "slot").get(pk=appointment_id)
     return draw, appointment
 
 
+class _Chain:
+    """events.log lines appended under the draw's lock: the head is read once, the lines are
+    chained in memory and saved together (one audit row per line)."""
+
+    def __init__(self, draw: Draw):
+        self.draw = draw
+        head = event_log_head(draw)
+        self.seq, self.prev = head if head else (0, "")
+        self.events: list[DrawEvent] = []
+
+    def add(self, event: str, slot_code: str, entry_id: str, now) -> None:
+        self.seq += 1
+        line = event_line(self.seq, now, event, slot_code, entry_id, self.prev)
+        self.prev = line_hash(line)
+        self.events.append(DrawEvent(draw=self.draw, seq=self.seq, line=line))
+
+    def save(self) -> None:
+        DrawEvent.objects.bulk_create(self.events)
+        for event in self.events:
+            _seq, _time, kind, slot_code, *_rest = event.line.split(",")
+            _audit(f"offer.{kind}", self.draw, seq=event.seq, slot=slot_code)
+        self.events = []
+
+
 def _log(draw: Draw, event: str, appointment: Appointment, now) -> None:
-    head = event_log_head(draw)
-    seq, prev = (head[0] + 1, head[1]) if head else (1, "")
-    line = event_line(seq, now, event, appointment.slot.code, appointment.entry.entry_id, prev)
-    DrawEvent.objects.create(draw=draw, seq=seq, line=line)
-    _audit(f"offer.{event}", draw, seq=seq, slot=appointment.slot.code)
+    chain = _Chain(draw)
+    chain.add(event, appointment.slot.code, appointment.entry.entry_id, now)
+    chain.save()
 
 
 def event_log_head(draw: Draw) -> tuple[int, str] | None:
@@ -109,18 +141,6 @@ def cancel_appointment(*, appointment_id: int) -> Appointment | None:
     )
 
 
-def lapse_offer(*, appointment_id: int) -> bool:
-    """An offer not answered in time lapses and the slot goes to the next. Returns whether
-    this call lapsed it (a repeat, or an offer answered meanwhile, does nothing)."""
-    with transaction.atomic(durable=True):
-        draw, appointment = _lock(appointment_id)
-        now = clock.now()
-        if appointment.state != AppointmentState.OFFERED or appointment.respond_by >= now:
-            return False
-        _release(draw, appointment, AppointmentState.LAPSED, "lapse", now)
-    return True
-
-
 def _give_up(appointment_id, from_states, to_state, event) -> Appointment | None:
     with transaction.atomic(durable=True):
         draw, appointment = _lock(appointment_id)
@@ -134,42 +154,166 @@ def _release(draw, appointment, to_state, event, now) -> Appointment | None:
     # The entry stays on the waiting list for the carry-over (its weight restarts at 1: it
     # had an offer) but is never offered again in this window.
     Entry.objects.filter(pk=appointment.entry_id).update(status=EntryStatus.WAITING)
-    _log(draw, event, appointment, now)
-    cutoff = appointment.slot.starts_at - timedelta(hours=draw.window.cancel_cutoff_hours)
-    if now >= cutoff:
+    slot, chain = appointment.slot, _Chain(draw)
+    chain.add(event, slot.code, appointment.entry.entry_id, now)
+    chosen = best_waiting(draw, [slot]).get(slot.pk) if _reofferable(draw, slot, now) else None
+    if chosen is not None:
+        chain.add("offer", slot.code, chosen[1], now)
+    chain.save()
+    if chosen is None:
         return None
-    return _offer(draw, appointment.slot, now)
-
-
-def _offer(draw: Draw, slot: Slot, now) -> Appointment | None:
-    """Offer `slot` to the best-ranked eligible waiting entry, if any."""
-    local_day = str(slot.starts_at.astimezone(PARIS).isoweekday())
-    candidate = (
-        Entry.objects.filter(
-            window_id=draw.window_id, procedure_id=slot.procedure_id,
-            status=EntryStatus.WAITING, appointments__isnull=True,
-        )
-        .exclude(excluded_weekdays__contains=local_day)
-        .filter(Q(sites__isnull=True) | Q(sites=slot.site_id))
-        .order_by("rank")
-        .first()
-    )  # fmt: skip
-    if candidate is None:
-        return None
-    Entry.objects.filter(pk=candidate.pk, status=EntryStatus.WAITING).update(
-        status=EntryStatus.SELECTED
-    )
-    offer = Appointment.objects.create(
-        entry=candidate, slot=slot, state=AppointmentState.OFFERED,
-        respond_by=now + timedelta(hours=draw.window.offer_hours),
-    )  # fmt: skip
-    _log(draw, "offer", offer, now)
+    (offer,) = _create_offers(draw, [(slot, *chosen)], now)
     return offer
 
 
-def lapse_due_offers() -> int:
-    """Lapse every offer whose answer time has passed (the tick runs this). Returns how many."""
-    due = Appointment.objects.filter(
-        state=AppointmentState.OFFERED, respond_by__lt=clock.now(), slot__window__draw__isnull=False
+def _reofferable(draw: Draw, slot: Slot, now) -> bool:
+    return now < slot.starts_at - timedelta(hours=draw.window.cancel_cutoff_hours)
+
+
+def _local_weekday(slot: Slot) -> str:
+    return str(slot.starts_at.astimezone(PARIS).isoweekday())
+
+
+def best_waiting(draw: Draw, slots: list[Slot]) -> dict[int, tuple[int, str]]:
+    """Slot pk -> (entry pk, entry_id) of the waiting entry each freed slot goes to, exactly as
+    if the slots were offered one after the other in the given order: each to the best-ranked
+    compatible waiting entry never offered a slot in this window and not taken by an earlier
+    slot. (Walking the entries in rank order and giving each to the earliest open slot it fits
+    gives that same matching: an entry passed over by an earlier compatible slot was passed over
+    for a better-ranked one.) The entries are read by pages in rank order, only as far as
+    needed."""
+    queues: dict[int, list[tuple[int, str, deque]]] = {}  # procedure -> (site, weekday, slots)
+    kinds: dict[tuple[int, int, str], deque] = {}
+    for position, slot in enumerate(slots):
+        kind = (slot.procedure_id, slot.site_id, _local_weekday(slot))
+        if kind not in kinds:
+            kinds[kind] = deque()
+            queues.setdefault(slot.procedure_id, []).append((kind[1], kind[2], kinds[kind]))
+        kinds[kind].append(position)
+    chosen: dict[int, tuple[int, str]] = {}
+    remaining, last_rank = len(slots), 0
+    waiting = Entry.objects.filter(
+        window_id=draw.window_id, procedure_id__in=list(queues), status=EntryStatus.WAITING,
+        appointments__isnull=True,
+    ).order_by("rank")  # fmt: skip
+    while remaining:
+        page = list(
+            waiting.filter(rank__gt=last_rank).values_list(
+                "pk", "entry_id", "procedure_id", "excluded_weekdays", "rank"
+            )[:CANDIDATE_PAGE]
+        )
+        if not page:
+            break
+        last_rank = page[-1][4]
+        sites = _sites_of([row[0] for row in page])
+        for pk, entry_id, procedure_id, excluded, _rank in page:
+            accepted = sites.get(pk)
+            best = None
+            for site_id, weekday, queue in queues[procedure_id]:
+                if (
+                    queue
+                    and weekday not in excluded
+                    and (accepted is None or site_id in accepted)
+                    and (best is None or queue[0] < best[0])
+                ):
+                    best = queue
+            if best is not None:
+                chosen[slots[best.popleft()].pk] = (pk, entry_id)
+                remaining -= 1
+                if not remaining:
+                    break
+    return chosen
+
+
+def _sites_of(entry_pks: list[int]) -> dict[int, set[int]]:
+    """Entry pk -> its accepted site pks (an entry absent from the result accepts any site)."""
+    through = Entry.sites.through.objects.filter(entry_id__in=entry_pks)
+    accepted: dict[int, set[int]] = {}
+    for entry_pk, site_pk in through.values_list("entry_id", "site_id"):
+        accepted.setdefault(entry_pk, set()).add(site_pk)
+    return accepted
+
+
+def _create_offers(draw: Draw, given: list[tuple[Slot, int, str]], now) -> list[Appointment]:
+    """Offer each slot to its chosen entry ((slot, entry pk, entry_id), from `best_waiting`):
+    statuses, appointments and the messages that tell them (the caller logs the events)."""
+    respond_by = now + timedelta(hours=draw.window.offer_hours)
+    entry_pks = [entry_pk for _slot, entry_pk, _entry_id in given]
+    moved = Entry.objects.filter(pk__in=entry_pks, status=EntryStatus.WAITING).update(
+        status=EntryStatus.SELECTED
     )
-    return sum(lapse_offer(appointment_id=pk) for pk in due.values_list("pk", flat=True))
+    if moved != len(entry_pks):  # the draw's lock makes this impossible: fail loudly
+        raise Conflict("entry_state", _("An entry changed while its slot was being offered."))
+    offers = Appointment.objects.bulk_create(
+        Appointment(entry_id=entry_pk, slot=slot, state=AppointmentState.OFFERED,
+                    respond_by=respond_by)
+        for slot, entry_pk, _entry_id in given
+    )  # fmt: skip
+    notify_offers(draw, offers)
+    return offers
+
+
+def lapse_due_offers(
+    *, batch_size: int = LAPSE_BATCH, time_budget: float = LAPSE_BUDGET_SECONDS
+) -> int:
+    """Lapse every published offer whose answer time has passed and offer its slot to the next
+    (the tick runs this): window by window, `batch_size` offers per transaction, and no new
+    batch once `time_budget` seconds have passed (the next tick goes on). Returns how many."""
+    started, lapsed = time.monotonic(), 0
+    windows = (
+        Appointment.objects.filter(
+            state=AppointmentState.OFFERED, respond_by__lt=clock.now(),
+            slot__window__draw__state=DrawState.PUBLISHED,
+        )
+        .values_list("slot__window_id", flat=True)
+        .distinct()
+        .order_by("slot__window_id")
+    )  # fmt: skip
+    for window_id in list(windows):
+        while time.monotonic() - started < time_budget:
+            done = lapse_batch(window_id=window_id, limit=batch_size)
+            lapsed += done
+            if done < batch_size:
+                break
+    return lapsed
+
+
+def lapse_batch(*, window_id: int, limit: int = LAPSE_BATCH) -> int:
+    """One transaction: up to `limit` of the window's due offers lapse, in order of deadline
+    then creation, and their slots are offered again. The events.log lines are those of lapsing
+    them one by one in that order (lapse, then its re-offer, then the next lapse); the replay
+    checks every offer. Returns how many lapsed."""
+    with transaction.atomic(durable=True):
+        draw = Draw.objects.select_for_update().select_related("window").get(window_id=window_id)
+        if draw.state != DrawState.PUBLISHED:
+            return 0
+        now = clock.now()
+        due = list(
+            Appointment.objects.filter(
+                slot__window_id=window_id, state=AppointmentState.OFFERED, respond_by__lt=now
+            )
+            .select_related("entry", "slot")
+            .order_by("respond_by", "pk")[:limit]
+        )
+        if not due:
+            return 0
+        changed = Appointment.objects.filter(
+            pk__in=[offer.pk for offer in due], state=AppointmentState.OFFERED
+        ).update(state=AppointmentState.LAPSED, state_changed_at=now)
+        if changed != len(due):  # the draw's lock makes this impossible: fail loudly
+            raise Conflict("appointment_state", _("An offer changed while it was lapsing."))
+        Entry.objects.filter(pk__in=[offer.entry_id for offer in due]).update(
+            status=EntryStatus.WAITING
+        )
+        freed = [offer.slot for offer in due if _reofferable(draw, offer.slot, now)]
+        chosen = best_waiting(draw, freed)
+        chain, given = _Chain(draw), []
+        for offer in due:
+            chain.add("lapse", offer.slot.code, offer.entry.entry_id, now)
+            if offer.slot.pk in chosen:
+                entry_pk, entry_id = chosen[offer.slot.pk]
+                chain.add("offer", offer.slot.code, entry_id, now)
+                given.append((offer.slot, entry_pk, entry_id))
+        chain.save()
+        _create_offers(draw, given, now)
+    return len(due)

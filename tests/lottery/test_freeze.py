@@ -91,7 +91,10 @@ def test_freeze_weight_ignores_another_procedure(timeline):
 
 def test_freeze_tier_zero_for_urgent_cases(timeline):
     life = timeline(entries=0)
-    limit = life.window.closes_at.date() + timedelta(days=life.window.urgency_days)
+    # The rule counts from the close's date in Europe/Paris (between 23:00 and 00:00 UTC it
+    # is not the UTC date).
+    closes = life.window.closes_at.astimezone(ZoneInfo("Europe/Paris")).date()
+    limit = closes + timedelta(days=life.window.urgency_days)
     cases = {
         "approved": (dict(urgent_approved=True), 0),
         "expired": (dict(permit_expires_on=limit - timedelta(days=90)), 0),

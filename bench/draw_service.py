@@ -34,6 +34,7 @@ def _setup():
             "DJANGO_SETTINGS_MODULE": "config.settings",
             "SECURE_COOKIES": "0",
             "SECURE_SSL_REDIRECT": "0",
+            "ALLOWED_HOSTS": "testserver",  # the public page through Django's test client
         }
     )
     if not os.environ.get("DATABASE_URL", "").rsplit("/", 1)[-1].endswith("bench_draw"):
@@ -198,6 +199,12 @@ def main() -> None:
         help="then publish, let this many offers pass their deadline and time their lapses and "
         "re-offers: one by one (the first 20, the baseline) then in the tick's batches",
     )
+    parser.add_argument(
+        "--public",
+        action="store_true",
+        help="then publish and time the public page's last page of results and the kit download "
+        "against reading the whole results.csv per view and building the kit per download",
+    )
     args = parser.parse_args()
     _setup()
     from booking.services import tick_windows
@@ -242,10 +249,70 @@ def main() -> None:
     )
     print(f"freeze + draw end to end: {freeze + run:.1f} s (target 30 s)")
     print(f"results digest {draw.results_digest}")
+    if args.public:
+        _public(window_id)
     if args.lapses:
         _lapses(window_id, args.lapses)
     if args.carry:
         _carry(window_id)
+
+
+def _public(window_id: int, views: int = 5) -> None:
+    """The public page's last page of results and the kit download, each against what the page
+    did before in the same process: read and split the whole results.csv per view, build the
+    kit's zip per download. Peak memory of each, measured with tracemalloc."""
+    import tracemalloc
+
+    from django.core.paginator import Paginator
+    from django.test import Client
+
+    from lottery import blobs, kit, services
+    from lottery.models import Draw
+    from lottery.results_pages import PER_PAGE
+    from lottery.tasks import task_build_kit
+
+    services.publish_draw(window_id=window_id)
+    draw = Draw.objects.select_related("window").get(window_id=window_id)
+    last = -(-draw.counts["entries"] // PER_PAGE)
+    client = Client()
+    url = f"/draws/{draw.window.code}/"
+
+    def old_page():
+        (results,) = blobs.read(draw, "results_csv")
+        lines = results.decode("ascii").splitlines()[1:]
+        page = Paginator(lines, PER_PAGE).get_page(last)
+        return [line.split(",") for line in page.object_list]
+
+    def new_page():
+        response = client.get(url, {"page": last})
+        assert response.status_code == 200, response.status_code
+        return response.context["page"].object_list
+
+    def download():
+        response = client.get(f"{url}kit.zip")
+        assert response.status_code == 200, response.status_code
+        return sum(len(chunk) for chunk in response.streaming_content)
+
+    assert old_page() == new_page()  # the same rows
+    t = time.perf_counter()
+    task_build_kit(window_id)  # once per state of the files, in the worker
+    build = time.perf_counter() - t
+    for name, function in (
+        ("page, whole file (before)", old_page),
+        ("page, by range (after)", new_page),
+        ("kit, built per download (before)", lambda: len(kit.kit_zip(draw))),
+        ("kit, stored and streamed (after)", download),
+    ):
+        t = time.perf_counter()
+        for _ in range(views):
+            function()
+        elapsed = (time.perf_counter() - t) / views
+        tracemalloc.start()  # one more request, for its peak (tracing slows it down)
+        function()
+        peak = tracemalloc.get_traced_memory()[1]
+        tracemalloc.stop()
+        print(f"public {name}: {elapsed * 1000:.0f} ms per request, peak {peak / 1e6:.1f} MB")
+    print(f"public kit build (task, once per state of the files): {build:.1f} s")
 
 
 def _lapses(window_id: int, count: int, one_by_one: int = 20) -> None:

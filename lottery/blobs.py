@@ -8,17 +8,20 @@ on the same connection, hence in the same transaction, with the bytes sent and r
 format (1.6 s and 0.5 s). Elsewhere (SQLite, the embedded default) they go through the ORM.
 
 The `Draw` manager defers these columns, so that loading a draw never reads them by accident.
+The same helpers serve any binary field (the stored replay kit), and `read_range`/`chunks` read
+part of one (a page of results, a streamed download) without the rest.
 """
 
-from django.db import connection
+from django.db import connection, models
+from django.db.models.functions import Length
 
 BLOB_FIELDS = ("entries_csv", "slots_csv", "results_csv")
 
 
 def read(instance, *names: str) -> tuple[bytes | None, ...]:
     """The named binary fields of a saved instance, read from the database now."""
-    _check(names)
     model = type(instance)
+    _check(model, names)
     if connection.vendor != "postgresql":
         values = model._base_manager.filter(pk=instance.pk).values_list(*names).get()
         return tuple(None if v is None else bytes(v) for v in values)
@@ -39,12 +42,45 @@ def read(instance, *names: str) -> tuple[bytes | None, ...]:
     return tuple(None if v is None else bytes(v) for v in row)
 
 
+def read_range(instance, name: str, start: int, length: int) -> bytes:
+    """`length` bytes of a binary field from offset `start` (0-based), read by the database
+    (a page of results.csv without the rest of the file)."""
+    model = type(instance)
+    _check(model, [name])
+    column = connection.ops.quote_name(model._meta.get_field(name).column)
+    table = connection.ops.quote_name(model._meta.db_table)
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"SELECT substr({column}, %s, %s) FROM {table} WHERE id = %s",  # noqa: S608
+            [start + 1, length, instance.pk],
+        )
+        row = cursor.fetchone()
+    if row is None or row[0] is None:
+        raise model.DoesNotExist(f"{model.__name__} {instance.pk} has no {name}.")
+    return bytes(row[0])
+
+
+def size(instance, name: str) -> int:
+    """The length in bytes of a binary field (0 if it is empty or null)."""
+    model = type(instance)
+    _check(model, [name])
+    length = model._base_manager.filter(pk=instance.pk).values_list(Length(name), flat=True)
+    return length.get() or 0
+
+
+def chunks(instance, name: str, size: int, chunk: int = 1 << 20):
+    """The `size` bytes of a binary field, read `chunk` bytes at a time (a download streamed
+    without holding the whole file in memory)."""
+    for start in range(0, size, chunk):
+        yield read_range(instance, name, start, min(chunk, size - start))
+
+
 def write(instance, *, cursor=None, **values: bytes | None) -> None:
     """Store the given binary fields of a saved instance (in the current transaction). On
     PostgreSQL, `cursor` may be a psycopg cursor of the connection to use (from a thread of
     lottery.background, where Django's `connection` would be another connection)."""
-    _check(values)
     model = type(instance)
+    _check(model, values)
     if connection.vendor != "postgresql":
         if model._base_manager.filter(pk=instance.pk).update(**values) != 1:
             raise model.DoesNotExist(f"{model.__name__} {instance.pk} is gone.")
@@ -68,7 +104,8 @@ def write(instance, *, cursor=None, **values: bytes | None) -> None:
             raise model.DoesNotExist(f"{model.__name__} {instance.pk} is gone.")
 
 
-def _check(names) -> None:
-    unknown = set(names) - set(BLOB_FIELDS)
+def _check(model, names) -> None:
+    binary = {f.name for f in model._meta.get_fields() if isinstance(f, models.BinaryField)}
+    unknown = set(names) - binary
     if unknown or not names:
-        raise ValueError(f"Not a draw file field: {sorted(unknown) or 'none given'}")
+        raise ValueError(f"Not a binary field of {model.__name__}: {sorted(unknown) or 'none'}")

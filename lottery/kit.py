@@ -5,13 +5,17 @@ kit downloaded twice is identical. `verify_kit` runs the engine's own replay in 
 auditor's tool is `python -m lottery.fairdraw replay DIR`, which needs nothing of Django.
 """
 
+import hashlib
 import io
 import json
 import zipfile
 
+from django.db import transaction
+
+from accounts.inserts import insert_or_skip
 from lottery import beacon, blobs
 from lottery.fairdraw.kit import replay_files
-from lottery.models import BeaconMode, BeaconSource, Draw, DrawState
+from lottery.models import BeaconMode, BeaconSource, Draw, DrawKit, DrawState
 
 SOFTWARE = "fairslot lottery (FAIRDRAW-1)"
 
@@ -128,6 +132,42 @@ def kit_zip(draw: Draw) -> bytes:
             info.external_attr = 0o644 << 16
             archive.writestr(info, data)
     return buffer.getvalue()
+
+
+def kit_key(draw: Draw) -> str:
+    """What the kit holds now, as a digest: the small files' bytes, the large files' digests and
+    the events.log head (its line count and last line). Any change gives another key."""
+    large = {
+        "entries.csv": draw.entries_digest,
+        "slots.csv": draw.slots_digest,
+        "results.csv": draw.results_digest,
+    }
+    digest = hashlib.sha256()
+    for name, build in sorted(_file_builders(draw, unpublished=False).items()):
+        if name == "events.log":
+            last = draw.events.order_by("-seq").values_list("seq", "line").first()
+            content = f"{last[0]}:{last[1]}".encode("ascii")
+        else:
+            content = large[name].encode("ascii") if name in large else build()
+        digest.update(f"{name}\0{len(content)}\0".encode("ascii") + content)
+    return digest.hexdigest()
+
+
+def current_kit(draw: Draw, key: str) -> DrawKit | None:
+    """The stored kit for this key, without its bytes."""
+    return DrawKit.objects.filter(draw=draw, key=key).defer("zip").first()
+
+
+def store_kit(draw: Draw, key: str) -> DrawKit:
+    """Build the kit for `key` and keep it as the draw's only kit (a concurrent build of the
+    same key keeps one row)."""
+    data = kit_zip(draw)
+    stored = DrawKit(draw=draw, key=key, zip=b"", size=len(data))
+    with transaction.atomic():
+        DrawKit.objects.filter(draw=draw).exclude(key=key).delete()
+        if insert_or_skip(stored):
+            blobs.write(stored, zip=data)  # in binary (see lottery.blobs)
+    return current_kit(draw, key)
 
 
 def verify_kit(files: dict[str, bytes]) -> list[str]:

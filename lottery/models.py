@@ -42,7 +42,7 @@ class DrawManager(models.Manager):
     `lottery.blobs.read`, or let the ORM load one on first access."""
 
     def get_queryset(self):
-        return super().get_queryset().defer(*BLOB_FIELDS)
+        return super().get_queryset().defer(*BLOB_FIELDS, "results_index")
 
 
 class Draw(models.Model):
@@ -70,6 +70,8 @@ class Draw(models.Model):
     seed = models.CharField(max_length=64, blank=True)
     ticket_key = models.CharField(max_length=64, blank=True)
     results_csv = models.BinaryField(null=True, blank=True)
+    # Where each page of the public results starts in results.csv (lottery.results_pages).
+    results_index = models.BinaryField(null=True, blank=True)
     results_digest = models.CharField(max_length=64, blank=True)
     checks = models.JSONField(default=dict, blank=True)
     checks_passed = models.BooleanField(null=True, blank=True)
@@ -189,3 +191,23 @@ class EventLogHead(models.Model):
 
     def __str__(self) -> str:
         return f"{self.draw_id} {self.day} #{self.seq}"
+
+
+class DrawKit(models.Model):
+    """The replay kit's zip as served: built once per state of the published files (`key`,
+    lottery.kit.kit_key), not per download; at a million entries a build deflates about 200 MB.
+    Only the latest kit of a draw is kept."""
+
+    draw = models.ForeignKey(Draw, on_delete=models.CASCADE, related_name="kits")
+    key = models.CharField(max_length=64)
+    zip = models.BinaryField()
+    size = models.PositiveBigIntegerField()
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["draw", "key"], name="draw_kit_key_unique"),
+        ]
+
+    def __str__(self) -> str:
+        return f"Kit of {self.draw_id} ({self.size} bytes)"

@@ -18,7 +18,7 @@ from django.utils.translation import gettext_lazy as _
 from booking.models import Appointment, Entry, Slot
 from booking.services import mark_window_drawn
 from config.errors import Conflict
-from lottery import beacon, blobs, clock
+from lottery import beacon, blobs, clock, results_pages
 from lottery.background import in_background
 from lottery.checks import run_checks
 from lottery.fairdraw import canonical, crypto, engine
@@ -120,7 +120,8 @@ def run_draw(*, window_id: int, actor=None) -> str:
         with in_background(outcomes.apply, name="draw-outcomes"):
             results = drawn.csv()
             checks = run_checks(columns, positions)
-            timer.lap("results.csv and checks")
+            index = results_pages.page_index(results)
+            timer.lap("results.csv, checks and page index")
         timer.lap(f"outcomes written ({outcomes.timer})")
         state = DrawState.DRAWN if checks["passed"] else DrawState.HELD
         results_digest = crypto.file_digest(results).hex()
@@ -130,6 +131,7 @@ def run_draw(*, window_id: int, actor=None) -> str:
             seed=seed.hex(),
             ticket_key=crypto.ticket_key(seed).hex(),
             results_digest=results_digest,
+            results_index=index,
             checks=checks,
             checks_passed=checks["passed"],
         )

@@ -33,3 +33,17 @@ def task_run_draw(window_id: int) -> str | None:
 def task_publish_event_heads() -> int:
     """Hourly; the first run of each day publishes that day's events.log heads."""
     return services_offers.publish_event_heads()
+
+
+@shared_task(acks_late=True)
+def task_build_kit(window_id: int) -> int | None:
+    """Build and store the draw's replay kit for its current files (a download asked for it);
+    nothing if it is already stored. Returns its size."""
+    from lottery import kit
+
+    draw = Draw.objects.select_related("window").filter(window_id=window_id).first()
+    if draw is None:
+        return None
+    key = kit.kit_key(draw)
+    stored = kit.current_kit(draw, key) or kit.store_kit(draw, key)
+    return stored.size

@@ -1,14 +1,21 @@
 """Public draw pages: no login, no JavaScript, nothing that identifies a person (entries appear
 by their random entry_id only). The operator's secret is never read here."""
 
+from django.core.cache import cache
 from django.core.paginator import Paginator
-from django.http import Http404, HttpResponse
+from django.http import Http404, HttpResponse, StreamingHttpResponse
 from django.shortcuts import get_object_or_404, render
 
 from lottery import beacon, blobs, kit, services_offers
 from lottery.models import BeaconMode, BeaconSource, Draw, DrawState
+from lottery.results_pages import PER_PAGE, ResultLines
+from lottery.tasks import task_build_kit
 
-RESULTS_PER_PAGE = 100
+# A kit is built in the request up to this many entries (about a second), by a task above.
+KIT_INLINE_ENTRIES = 20_000
+KIT_BUILD_SECONDS = 600  # one build enqueued per state of the files in this time
+KIT_RETRY_SECONDS = 60
+LARGE_FILES = {"entries.csv": "entries_csv", "slots.csv": "slots_csv", "results.csv": "results_csv"}
 PUBLIC_FILES = {
     "announcement.json": "application/json",
     "freeze.json": "application/json",
@@ -35,10 +42,7 @@ def draw_detail(request, code: str):
     published = draw.state == DrawState.PUBLISHED
     page = None
     if published:
-        (results,) = blobs.read(draw, "results_csv")
-        lines = results.decode("ascii").splitlines()[1:]
-        page = Paginator(lines, RESULTS_PER_PAGE).get_page(request.GET.get("page"))
-        page.rows = [line.split(",") for line in page.object_list]
+        page = Paginator(ResultLines(draw), PER_PAGE).get_page(request.GET.get("page"))
     parties = list(draw.parties.order_by("party_id"))
     return render(
         request,
@@ -63,8 +67,29 @@ def draw_detail(request, code: str):
 
 
 def draw_kit(request, code: str):
+    """The kit as stored for the draw's current files, streamed. A small draw's kit is built
+    in the request; a large one's by a task (once per state of the files, however many ask),
+    and the page says to come back shortly."""
     draw = _draw(code)
-    response = HttpResponse(kit.kit_zip(draw), content_type="application/zip")
+    key = kit.kit_key(draw)
+    stored = kit.current_kit(draw, key)
+    if stored is None and (draw.counts or {}).get("entries", 0) <= KIT_INLINE_ENTRIES:
+        stored = kit.store_kit(draw, key)
+    if stored is None:
+        if cache.add(f"kit-build:{draw.pk}:{key}", 1, timeout=KIT_BUILD_SECONDS):
+            task_build_kit.delay(draw.window_id)
+        response = render(
+            request,
+            "lottery/kit_pending.html",
+            {"title": draw.window.title, "draw": draw, "window": draw.window},
+            status=503,
+        )
+        response["Retry-After"] = str(KIT_RETRY_SECONDS)
+        return response
+    response = StreamingHttpResponse(
+        blobs.chunks(stored, "zip", stored.size), content_type="application/zip"
+    )
+    response["Content-Length"] = str(stored.size)
     response["Content-Disposition"] = f'attachment; filename="{draw.window.code}.zip"'
     return response
 
@@ -73,5 +98,12 @@ def draw_file(request, code: str, name: str):
     draw = _draw(code)
     if name not in PUBLIC_FILES or name not in kit.kit_file_names(draw):
         raise Http404
+    content_type = f"{PUBLIC_FILES[name]}; charset=us-ascii"
+    field = LARGE_FILES.get(name)
+    if field is not None:  # up to about 110 MB: streamed, never held whole in memory
+        size = blobs.size(draw, field)
+        response = StreamingHttpResponse(blobs.chunks(draw, field, size), content_type=content_type)
+        response["Content-Length"] = str(size)
+        return response
     files = kit.kit_files(draw, only={name})
-    return HttpResponse(files[name], content_type=f"{PUBLIC_FILES[name]}; charset=us-ascii")
+    return HttpResponse(files[name], content_type=content_type)

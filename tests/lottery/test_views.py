@@ -10,8 +10,10 @@ import pytest
 from django.conf import settings
 from django.urls import reverse
 
-from lottery import kit
-from lottery.models import Draw
+from booking.models import Appointment
+from lottery import kit, services_offers
+from lottery.models import Draw, DrawKit
+from lottery.tasks import task_build_kit
 from tests.lottery.conftest import assert_replays
 
 pytestmark = pytest.mark.django_db
@@ -30,7 +32,7 @@ def _download_kit(client, life, tmp_path) -> Path:
     response = client.get(reverse("draw-kit", args=[life.window.code]))
     assert response.status_code == 200
     assert response["Content-Type"] == "application/zip"
-    with zipfile.ZipFile(io.BytesIO(response.content)) as archive:
+    with zipfile.ZipFile(io.BytesIO(response.getvalue())) as archive:
         archive.extractall(tmp_path)
     return tmp_path / life.window.code
 
@@ -72,10 +74,14 @@ def test_public_page_paginates_results(anonymous, timeline):
 
     second = anonymous.get(reverse("draw-detail", args=[life.window.code]), {"page": 2})
 
+    lines = kit.kit_files(Draw.objects.get(window=life.window))["results.csv"].decode()
+    expected = [line.split(",") for line in lines.splitlines()[101:131]]
     assert second.content.decode().count("<tr><td>1") >= 1
     assert second.context["page"].number == 2
-    assert len(second.context["page"].rows) == 30
-    assert second.context["page"].rows[0][0] == "101"
+    assert second.context["page"].object_list == expected  # ranks 101-130, read by range
+    assert expected[0][0] == "101" and len(expected) == 30
+    beyond = anonymous.get(reverse("draw-detail", args=[life.window.code]), {"page": "x"})
+    assert beyond.context["page"].number == 1
 
 
 def test_announced_draw_page_shows_commitment_but_no_secret(anonymous, timeline):
@@ -126,16 +132,51 @@ def test_downloaded_kit_replays_with_the_fairdraw_cli(client, published, tmp_pat
     assert replay.returncode == 0, replay.stdout + replay.stderr
 
 
-def test_kit_zip_is_identical_when_downloaded_twice(client, published):
+def test_kit_is_built_once_per_state_of_its_files(client, published):
+    url = reverse("draw-kit", args=[published.window.code])
+    draw = Draw.objects.get(window=published.window)
+
+    first = client.get(url)
+    assert first.getvalue() == kit.kit_zip(draw) == client.get(url).getvalue()
+    assert int(first["Content-Length"]) == len(kit.kit_zip(draw))
+    assert DrawKit.objects.filter(draw=draw).count() == 1
+
+    offer = Appointment.objects.filter(slot__window=published.window).order_by("pk").first()
+    services_offers.decline_offer(appointment_id=offer.pk)  # events.log grows: a new kit
+
+    after = client.get(url).getvalue()
+    with zipfile.ZipFile(io.BytesIO(after)) as archive:
+        events = archive.read(f"{published.window.code}/events.log").decode()
+    assert after == kit.kit_zip(draw) and ",decline," in events
+    assert DrawKit.objects.filter(draw=draw).count() == 1  # the older kit is gone
+
+
+def test_a_large_kit_is_built_by_one_task_while_the_page_says_to_come_back(
+    client, published, monkeypatch
+):
+    monkeypatch.setattr("lottery.views.KIT_INLINE_ENTRIES", 0)
+    queued = []
+    monkeypatch.setattr("lottery.views.task_build_kit.delay", queued.append)
     url = reverse("draw-kit", args=[published.window.code])
 
-    assert client.get(url).content == client.get(url).content
+    waiting = [client.get(url), client.get(url)]
+
+    assert [r.status_code for r in waiting] == [503, 503]
+    assert waiting[0]["Retry-After"] == "60"
+    assert "being prepared" in waiting[0].content.decode()
+    assert queued == [published.window.id]  # one build for both requests
+    assert task_build_kit(published.window.id) > 0
+    ready = client.get(url)
+    assert ready.status_code == 200
+    assert ready.getvalue() == kit.kit_zip(Draw.objects.get(window=published.window))
 
 
 def test_single_file_download(anonymous, published):
     response = anonymous.get(reverse("draw-file", args=[published.window.code, "results.csv"]))
 
-    assert response.content == bytes(Draw.objects.get(window=published.window).results_csv)
+    results = bytes(Draw.objects.get(window=published.window).results_csv)
+    assert response.getvalue() == results
+    assert int(response["Content-Length"]) == len(results)
     missing = anonymous.get(reverse("draw-file", args=[published.window.code, "secret.txt"]))
     assert missing.status_code == 404
 

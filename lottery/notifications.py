@@ -49,10 +49,14 @@ def notify_outcomes(draw: Draw) -> int:
     count, batch = 0, []
     with translation.override(LANGUAGE):
         for pk, entry_id, status, kind, recipient in entries.iterator(chunk_size=BATCH_SIZE):
-            slot = appointments.get(pk) if status == EntryStatus.SELECTED else None
-            if status == EntryStatus.SELECTED and slot is None:
-                continue  # its offer already ended: the re-offer sends its own message
-            body = outcome_body(entry_id=entry_id, kind=kind, slot=slot, links=links)
+            slot, respond_by = None, None
+            if status == EntryStatus.SELECTED:
+                if pk not in appointments:
+                    continue  # its offer already ended: the re-offer sends its own message
+                *slot, respond_by = appointments[pk]
+            body = outcome_body(
+                entry_id=entry_id, kind=kind, slot=slot, links=links, respond_by=respond_by
+            )
             batch.append(_message(entry_id, kind, recipient, body))
             if len(batch) >= BATCH_SIZE:
                 count += _flush(batch)
@@ -71,12 +75,14 @@ def _links(draw: Draw) -> dict[str, str]:
 
 
 def _appointments(window_id: int) -> dict[int, tuple]:
-    """Entry pk -> (starts_at, site name, site code) of its holding appointment (at most one
-    per entry, by constraint)."""
+    """Entry pk -> (starts_at, site name, site code, respond_by) of its holding appointment (at
+    most one per entry, by constraint)."""
     rows = Appointment.objects.filter(
         entry__window_id=window_id, state__in=HOLDING_STATES
-    ).values_list("entry_id", "slot__starts_at", "slot__site__name", "slot__site__code")
-    return {entry_pk: slot for entry_pk, *slot in rows}
+    ).values_list(
+        "entry_id", "slot__starts_at", "slot__site__name", "slot__site__code", "respond_by"
+    )
+    return {entry_pk: values for entry_pk, *values in rows}
 
 
 def notify_offers(draw: Draw, offers: list[Appointment]) -> int:
@@ -128,12 +134,15 @@ def _flush(batch: list[OutboxMessage]) -> int:
 # --- Texts -------------------------------------------------------------------------------------
 
 
-def outcome_body(*, entry_id: str, kind: str, slot: tuple | None, links: dict) -> str:
+def outcome_body(
+    *, entry_id: str, kind: str, slot: tuple | None, links: dict, respond_by=None
+) -> str:
     """The message for one entry in the active language: `slot` is (starts_at, site name,
-    site code) for a selected entry, None for a waiting one."""
+    site code) for a selected entry, None for a waiting one; `respond_by`, the offer's answer
+    deadline, is given in the e-mail (an SMS has no room for it: the confirmation page has)."""
     if kind == ContactKind.PHONE:
         return _sms(entry_id, slot, links)
-    return _email(entry_id, slot, links)
+    return _email(entry_id, slot, links, respond_by)
 
 
 def _mention(url: str) -> str:
@@ -205,7 +214,7 @@ def _fit_site(render, name: str, code: str) -> str:
     return body
 
 
-def _email(entry_id: str, slot: tuple | None, links: dict) -> str:
+def _email(entry_id: str, slot: tuple | None, links: dict, respond_by=None) -> str:
     if slot is None:
         text = _(
             "Your entry %(entry)s was not drawn this time.\n\n"
@@ -215,17 +224,32 @@ def _email(entry_id: str, slot: tuple | None, links: dict) -> str:
     else:
         starts_at, site, _code = slot
         local = starts_at.astimezone(PARIS)
-        text = _(
-            "Your entry %(entry)s was drawn: an appointment is offered to you on %(date)s at "
-            "%(time)s, at %(site)s.\n\n"
-            "You must confirm it, or it will be offered to someone else: %(url)s"
-        ) % {
+        values = {
             "entry": entry_id,
             "date": local.strftime("%d/%m/%Y"),
             "time": local.strftime("%H:%M"),
             "site": site,
             "url": links["confirm"],
         }
+        if respond_by is None:
+            text = (
+                _(
+                    "Your entry %(entry)s was drawn: an appointment is offered to you on %(date)s at "
+                    "%(time)s, at %(site)s.\n\n"
+                    "You must confirm it, or it will be offered to someone else: %(url)s"
+                )
+                % values
+            )
+        else:
+            values["deadline"] = respond_by.astimezone(PARIS).strftime("%d/%m/%Y %H:%M")
+            text = (
+                _(
+                    "Your entry %(entry)s was drawn: an appointment is offered to you on %(date)s at "
+                    "%(time)s, at %(site)s.\n\n"
+                    "Confirm it before %(deadline)s, or it will be offered to someone else: %(url)s"
+                )
+                % values
+            )
     return f"{text}\n\n{_mention(links['rules'])}\n"
 
 

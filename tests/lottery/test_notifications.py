@@ -229,3 +229,15 @@ def test_email_gives_the_full_entry_id_and_the_rules(timeline):
 
     assert entry_id in body
     assert settings.SITE_URL + reverse("draw-detail", args=[life.window.code]) in body
+
+
+def test_selected_email_gives_the_answer_deadline_counted_from_publication(timeline):
+    life = timeline(entries=10, slots=4)
+    _give_contacts(life, phones=0, emails=10)
+    life.run_all()
+    offer = Appointment.objects.select_related("entry").filter(state="offered").first()
+
+    body = _outcomes()[offer.entry.entry_id].body
+
+    assert f"{offer.respond_by.astimezone(PARIS):%d/%m/%Y %H:%M}" in body
+    assert "Confirmez-le avant le" in body  # in French, the applicants' default

@@ -49,12 +49,22 @@ def read_range(instance, name: str, start: int, length: int) -> bytes:
     _check(model, [name])
     column = connection.ops.quote_name(model._meta.get_field(name).column)
     table = connection.ops.quote_name(model._meta.db_table)
-    with connection.cursor() as cursor:
-        cursor.execute(
-            f"SELECT substr({column}, %s, %s) FROM {table} WHERE id = %s",  # noqa: S608
-            [start + 1, length, instance.pk],
-        )
-        row = cursor.fetchone()
+    sql = (
+        f"SELECT substr({column}, CAST(%s AS integer), CAST(%s AS integer)) "  # noqa: S608
+        f"FROM {table} WHERE id = %s"
+    )
+    params = [start + 1, length, instance.pk]
+    if connection.vendor == "postgresql":  # in binary, as `read`
+        import psycopg
+
+        connection.ensure_connection()
+        with psycopg.Cursor(connection.connection) as cursor:
+            cursor.execute(sql, params, binary=True)
+            row = cursor.fetchone()
+    else:
+        with connection.cursor() as cursor:
+            cursor.execute(sql, params)
+            row = cursor.fetchone()
     if row is None or row[0] is None:
         raise model.DoesNotExist(f"{model.__name__} {instance.pk} has no {name}.")
     return bytes(row[0])

@@ -232,24 +232,19 @@ def _email(entry_id: str, slot: tuple | None, links: dict, respond_by=None) -> s
             "url": links["confirm"],
         }
         if respond_by is None:
-            text = (
-                _(
-                    "Your entry %(entry)s was drawn: an appointment is offered to you on %(date)s at "
-                    "%(time)s, at %(site)s.\n\n"
-                    "You must confirm it, or it will be offered to someone else: %(url)s"
-                )
-                % values
+            template = _(
+                "Your entry %(entry)s was drawn: an appointment is offered to you on %(date)s at "
+                "%(time)s, at %(site)s.\n\n"
+                "You must confirm it, or it will be offered to someone else: %(url)s"
             )
         else:
             values["deadline"] = respond_by.astimezone(PARIS).strftime("%d/%m/%Y %H:%M")
-            text = (
-                _(
-                    "Your entry %(entry)s was drawn: an appointment is offered to you on %(date)s at "
-                    "%(time)s, at %(site)s.\n\n"
-                    "Confirm it before %(deadline)s, or it will be offered to someone else: %(url)s"
-                )
-                % values
+            template = _(
+                "Your entry %(entry)s was drawn: an appointment is offered to you on %(date)s at "
+                "%(time)s, at %(site)s.\n\n"
+                "Confirm it before %(deadline)s, or it will be offered to someone else: %(url)s"
             )
+        text = template % values
     return f"{text}\n\n{_mention(links['rules'])}\n"
 
 

@@ -180,36 +180,18 @@ def best_waiting(draw: Draw, slots: list[Slot]) -> dict[int, tuple[int, str]]:
     compatible waiting entry never offered a slot in this window and not taken by an earlier
     slot. (Walking the entries in rank order and giving each to the earliest open slot it fits
     gives that same matching: an entry passed over by an earlier compatible slot was passed over
-    for a better-ranked one.) The entries are read by pages in rank order, only as far as
-    needed."""
-    queues: dict[int, list[tuple[int, str, deque]]] = {}  # procedure -> (site, weekday, slots)
-    kinds: dict[tuple[int, int, str], deque] = {}
+    for a better-ranked one. An entry fits only slots of its procedure, so each procedure is
+    walked on its own.) The entries are read by pages in rank order, only as far as needed."""
+    kinds: dict[int, dict[tuple[int, str], deque]] = {}  # procedure -> (site, weekday) -> slots
     for position, slot in enumerate(slots):
-        kind = (slot.procedure_id, slot.site_id, _local_weekday(slot))
-        if kind not in kinds:
-            kinds[kind] = deque()
-            queues.setdefault(slot.procedure_id, []).append((kind[1], kind[2], kinds[kind]))
-        kinds[kind].append(position)
+        by_kind = kinds.setdefault(slot.procedure_id, {})
+        by_kind.setdefault((slot.site_id, _local_weekday(slot)), deque()).append(position)
     chosen: dict[int, tuple[int, str]] = {}
-    remaining, last_rank = len(slots), 0
-    waiting = Entry.objects.filter(
-        window_id=draw.window_id, procedure_id__in=list(queues), status=EntryStatus.WAITING,
-        appointments__isnull=True,
-    ).order_by("rank")  # fmt: skip
-    while remaining:
-        page = list(
-            waiting.filter(rank__gt=last_rank).values_list(
-                "pk", "entry_id", "procedure_id", "excluded_weekdays", "rank"
-            )[:CANDIDATE_PAGE]
-        )
-        if not page:
-            break
-        last_rank = page[-1][4]
-        sites = _sites_of([row[0] for row in page])
-        for pk, entry_id, procedure_id, excluded, _rank in page:
-            accepted = sites.get(pk)
+    for procedure_id, by_kind in kinds.items():
+        open_slots = sum(map(len, by_kind.values()))
+        for pk, entry_id, excluded, accepted in _waiting_by_rank(draw, procedure_id):
             best = None
-            for site_id, weekday, queue in queues[procedure_id]:
+            for (site_id, weekday), queue in by_kind.items():
                 if (
                     queue
                     and weekday not in excluded
@@ -219,10 +201,32 @@ def best_waiting(draw: Draw, slots: list[Slot]) -> dict[int, tuple[int, str]]:
                     best = queue
             if best is not None:
                 chosen[slots[best.popleft()].pk] = (pk, entry_id)
-                remaining -= 1
-                if not remaining:
+                open_slots -= 1
+                if not open_slots:
                     break
     return chosen
+
+
+def _waiting_by_rank(draw: Draw, procedure_id: int):
+    """(pk, entry_id, excluded weekdays, accepted site pks or None) of the window's waiting
+    entries of a procedure never offered a slot, in rank order, read by pages."""
+    waiting = Entry.objects.filter(
+        window_id=draw.window_id, procedure_id=procedure_id, status=EntryStatus.WAITING,
+        appointments__isnull=True,
+    ).order_by("rank")  # fmt: skip
+    last_rank = 0
+    while True:
+        page = list(
+            waiting.filter(rank__gt=last_rank).values_list(
+                "pk", "entry_id", "excluded_weekdays", "rank"
+            )[:CANDIDATE_PAGE]
+        )
+        if not page:
+            return
+        last_rank = page[-1][3]
+        sites = _sites_of([row[0] for row in page])
+        for pk, entry_id, excluded, _rank in page:
+            yield pk, entry_id, excluded, sites.get(pk)
 
 
 def _sites_of(entry_pks: list[int]) -> dict[int, set[int]]:

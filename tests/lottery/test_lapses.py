@@ -12,6 +12,7 @@ from booking.models import Appointment, AppointmentState, Entry
 from config.errors import Conflict
 from lottery import clock, kit, services, services_offers
 from lottery.models import Draw, DrawEvent, DrawState
+from tests.conftest import run_concurrently
 from tests.factories import ContactFactory
 from tests.lottery.conftest import assert_replays
 
@@ -165,3 +166,35 @@ def test_a_reoffer_tells_its_person_the_slot_and_the_deadline(timeline, settings
         assert deadline.strftime("%d/%m/%Y %H:%M") in message.body
     # One message, for the new offer: the decline itself sends none.
     assert OutboxMessage.objects.filter(dedup_key__startswith="offer:").count() == 1
+
+
+@pytest.mark.postgres
+@pytest.mark.django_db(transaction=True)
+def test_lapses_and_declines_at_once_keep_one_chain_and_one_holder_per_slot(timeline):
+    life = _mixed(timeline)
+    offered = list(
+        Appointment.objects.filter(slot__window=life.window, state=AppointmentState.OFFERED)
+        .select_related("slot")
+        .order_by("pk")
+    )
+    due, declined = offered[::2], offered[1::2]
+    Appointment.objects.filter(pk__in=[a.pk for a in due]).update(
+        respond_by=clock.now() - timedelta(minutes=1)
+    )
+
+    outcomes = run_concurrently(
+        services_offers.lapse_due_offers,
+        *[lambda pk=a.pk: services_offers.decline_offer(appointment_id=pk) for a in declined],
+    )
+
+    assert [error for _, error in outcomes] == [None] * (1 + len(declined))
+    assert outcomes[0][0] == len(due)
+    draw = Draw.objects.get(window=life.window)
+    seqs = list(DrawEvent.objects.filter(draw=draw).order_by("seq").values_list("seq", flat=True))
+    assert seqs == list(range(1, len(seqs) + 1))  # one chain, no gap, no fork
+    holding = Appointment.objects.filter(
+        slot__window=life.window, state__in=[AppointmentState.OFFERED, AppointmentState.CONFIRMED]
+    )
+    assert holding.values("slot").distinct().count() == holding.count()  # one holder per slot
+    assert holding.values("entry").distinct().count() == holding.count()
+    assert_replays(kit.kit_files(draw))  # every offer was the best-ranked compatible one

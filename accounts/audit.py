@@ -15,7 +15,34 @@ def record(
     actor_label: str = "",
     **data,
 ) -> AuditEvent:
-    return AuditEvent.objects.create(
+    event = event_for(
+        action,
+        actor=actor,
+        target=target,
+        prefecture_id=prefecture_id,
+        actor_label=actor_label,
+        **data,
+    )
+    event.save(force_insert=True)
+    return event
+
+
+def record_many(events: list[AuditEvent]) -> None:
+    """Insert events built by `event_for` in one statement (a batch of re-offers)."""
+    AuditEvent.objects.bulk_create(events)
+
+
+def event_for(
+    action: str,
+    *,
+    actor=None,
+    target: models.Model | None = None,
+    prefecture_id: int | None = None,
+    actor_label: str = "",
+    **data,
+) -> AuditEvent:
+    """An unsaved audit event (see `record`)."""
+    return AuditEvent(
         action=action,
         actor=actor if getattr(actor, "pk", None) else None,
         actor_label=actor_label

@@ -18,6 +18,7 @@ from zoneinfo import ZoneInfo
 from django.db import transaction
 from django.utils.translation import gettext_lazy as _
 
+from accounts import audit
 from accounts.inserts import insert_or_skip
 from booking.models import Appointment, AppointmentState, Entry, EntryStatus, Slot
 from config.errors import Conflict
@@ -70,9 +71,20 @@ class _Chain:
 
     def save(self) -> None:
         DrawEvent.objects.bulk_create(self.events)
-        for event in self.events:
-            _seq, _time, kind, slot_code, *_rest = event.line.split(",")
-            _audit(f"offer.{kind}", self.draw, seq=event.seq, slot=slot_code)
+        window = self.draw.window
+        audit.record_many(
+            [
+                audit.event_for(
+                    f"offer.{event.line.split(',')[2]}",
+                    target=self.draw,
+                    prefecture_id=window.prefecture_id,
+                    code=window.code,
+                    seq=event.seq,
+                    slot=event.line.split(",")[3],
+                )
+                for event in self.events
+            ]
+        )
         self.events = []
 
 

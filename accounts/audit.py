@@ -6,23 +6,9 @@ from django.db import models
 from accounts.models import AuditEvent
 
 
-def record(
-    action: str,
-    *,
-    actor=None,
-    target: models.Model | None = None,
-    prefecture_id: int | None = None,
-    actor_label: str = "",
-    **data,
-) -> AuditEvent:
-    event = event_for(
-        action,
-        actor=actor,
-        target=target,
-        prefecture_id=prefecture_id,
-        actor_label=actor_label,
-        **data,
-    )
+def record(action: str, **kwargs) -> AuditEvent:
+    """Write one audit event now (arguments as for `event_for`)."""
+    event = event_for(action, **kwargs)
     event.save(force_insert=True)
     return event
 

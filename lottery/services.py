@@ -45,7 +45,12 @@ UNANNOUNCEABLE = [WindowState.CLOSED, WindowState.DRAWN, WindowState.PUBLISHED]
 
 
 def _audit(action: str, draw: Draw, actor=None, **data) -> None:
-    audit.record(
+    _audit_event(action, draw, actor, **data).save(force_insert=True)
+
+
+def _audit_event(action: str, draw: Draw, actor=None, **data):
+    """An unsaved audit row about a draw (`audit.record_many` writes many at once)."""
+    return audit.event_for(
         action,
         actor=actor,
         target=draw,

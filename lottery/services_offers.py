@@ -26,7 +26,7 @@ from lottery import clock
 from lottery.fairdraw.events import event_line, line_hash
 from lottery.models import Draw, DrawEvent, DrawState, EventLogHead
 from lottery.notifications import notify_offers
-from lottery.services import _audit
+from lottery.services import _audit, _audit_event
 
 PARIS = ZoneInfo("Europe/Paris")
 AFTER_DRAW = [DrawState.DRAWN, DrawState.HELD, DrawState.PUBLISHED]
@@ -71,14 +71,11 @@ class _Chain:
 
     def save(self) -> None:
         DrawEvent.objects.bulk_create(self.events)
-        window = self.draw.window
         audit.record_many(
             [
-                audit.event_for(
+                _audit_event(
                     f"offer.{event.line.split(',')[2]}",
-                    target=self.draw,
-                    prefecture_id=window.prefecture_id,
-                    code=window.code,
+                    self.draw,
                     seq=event.seq,
                     slot=event.line.split(",")[3],
                 )

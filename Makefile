@@ -36,7 +36,7 @@ bench: $(STAMP)
 	  DATABASE_URL="$${BENCH_DATABASE_URL}" $(PY) bench/enumeration.py; \
 	else echo "Set BENCH_DATABASE_URL=postgres://.../fairslot_bench and REDIS_URL=redis://... for bench/registration.py and bench/enumeration.py"; fi
 	@if [ -n "$$BENCH_DRAW_DATABASE_URL" ]; then \
-	  DATABASE_URL="$${BENCH_DRAW_DATABASE_URL}" $(PY) bench/draw_service.py; \
+	  DATABASE_URL="$${BENCH_DRAW_DATABASE_URL}" $(PY) bench/draw_service.py --public --lapses 10000; \
 	else echo "Set BENCH_DRAW_DATABASE_URL=postgres://.../fairslot_bench_draw for bench/draw_service.py"; fi
 
 fmt: $(STAMP)

@@ -14,6 +14,7 @@ urlpatterns = [
     path("r/<str:entry_id>/", views.receipt_short, name="receipt-short"),
     path("my/", views.my_entries, name="my-entries"),
     path("my/login/", views.my_login, name="my-login"),
+    path("my/appointments/<int:pk>/<str:action>/", views.my_appointment, name="my-appointment"),
     path("my/code/", views.my_code, name="my-code"),
     path("my/logout/", views.my_logout, name="my-logout"),
     path("api/v1/registrations/", api.RegistrationStart.as_view(), name="api-registration-start"),

@@ -2,9 +2,11 @@
 service and render; domain errors are shown beside the field they concern, in the user's
 language. Pages holding personal data are never cached."""
 
-from django.http import JsonResponse
+from django.contrib import messages
+from django.http import Http404, JsonResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.utils.translation import get_language
+from django.utils.translation import gettext_lazy as _
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_http_methods
 
@@ -13,9 +15,10 @@ from accounts.models import Contact
 from accounts.normalize import NormalizationError, normalize_contact
 from booking import registration, selectors
 from booking.forms import CodeForm, ContactLoginForm, ReceiptCheckForm, RegistrationForm
-from booking.models import Entry
+from booking.models import HOLDING_STATES, Appointment, AppointmentState, Entry, WindowState
 from booking.web import client_ip
 from config.errors import DomainError
+from lottery import services_offers
 
 PENDING_KEY = "pending_registration"
 APPLICANT_KEY = "applicant_contact"
@@ -207,7 +210,64 @@ def my_entries(request):
         .order_by("-created_at")
     )
     rows = [(entry, registration.receipt_token(entry)) for entry in entries]
-    return render(request, "booking/my_entries.html", {"rows": rows})
+    appointments = (
+        Appointment.objects.filter(
+            entry__contact_id=contact_id,
+            state__in=HOLDING_STATES,
+            entry__window__state=WindowState.PUBLISHED,  # nobody is told before publication
+        )
+        .select_related("entry", "slot__site")
+        .order_by("slot__starts_at")
+    )
+    return render(request, "booking/my_entries.html", {"rows": rows, "appointments": appointments})
+
+
+# What the applicant may do with an appointment: the service, and the state it acts on.
+APPOINTMENT_ACTIONS = {
+    "accept": (services_offers.accept_offer, AppointmentState.OFFERED),
+    "decline": (services_offers.decline_offer, AppointmentState.OFFERED),
+    "cancel": (services_offers.cancel_appointment, AppointmentState.CONFIRMED),
+}
+
+
+@never_cache
+@require_http_methods(["GET", "POST"])
+def my_appointment(request, pk: int, action: str):
+    """Confirm, decline or cancel one's own appointment. GET shows what the action does and asks
+    to confirm it (declining and cancelling cannot be undone); POST does it."""
+    contact_id = request.session.get(APPLICANT_KEY)
+    if not contact_id:
+        return redirect("my-login")
+    if action not in APPOINTMENT_ACTIONS:
+        raise Http404
+    service, state = APPOINTMENT_ACTIONS[action]
+    appointment = get_object_or_404(
+        Appointment.objects.select_related("entry", "slot__site"),
+        pk=pk,
+        entry__contact_id=contact_id,
+        entry__window__state=WindowState.PUBLISHED,
+    )
+    if request.method == "POST":
+        try:
+            service(appointment_id=appointment.pk)
+        except DomainError as error:
+            messages.error(request, error.message)
+        else:
+            messages.success(request, DONE_MESSAGES[action])
+        return redirect("my-entries")
+    if appointment.state != state:
+        messages.error(request, _("This appointment cannot change that way now."))
+        return redirect("my-entries")
+    return render(
+        request, "booking/my_appointment.html", {"appointment": appointment, "action": action}
+    )
+
+
+DONE_MESSAGES = {
+    "accept": _("Your appointment is confirmed. Bring your receipt and your identity papers."),
+    "decline": _("You declined the appointment: it goes to the next person on the waiting list."),
+    "cancel": _("Your appointment is cancelled: it goes to the next person on the waiting list."),
+}
 
 
 @require_http_methods(["POST"])

@@ -72,6 +72,10 @@ class Draw(models.Model):
     results_csv = models.BinaryField(null=True, blank=True)
     # Where each page of the public results starts in results.csv (lottery.results_pages).
     results_index = models.BinaryField(null=True, blank=True)
+    # Outcome messages, written in batches after publication (services.notify_outcomes).
+    notified_through = models.BigIntegerField(null=True, blank=True)
+    notified_messages = models.PositiveIntegerField(default=0)
+    notified_at = models.DateTimeField(null=True, blank=True)
     results_digest = models.CharField(max_length=64, blank=True)
     checks = models.JSONField(default=dict, blank=True)
     checks_passed = models.BooleanField(null=True, blank=True)

@@ -1,12 +1,13 @@
-"""Outcome messages, written to the outbox in the transaction that publishes the draw.
+"""Outcome messages (after publication) and re-offer messages, written to the outbox.
 
 Only publication notifies: a held draw has results nobody may act on yet. Each message carries
 the CRPA L311-3-1 mention (a decision taken by an algorithm, and where its rules are published)
 and nothing that identifies the person beyond their pseudonym: no name, no identity number.
 
-One million entries must not mean one million round trips: entries are read with a streaming
-cursor and messages inserted with `bulk_create` in batches. `dedup_key` is unique and conflicts
-are ignored, so a re-run inserts nothing new.
+One million entries must not mean one million round trips nor one transaction of minutes:
+`outcome_batch` writes the messages of `BATCH_SIZE` entries with one `bulk_create`, and
+`lottery.services.notify_outcomes` runs one batch per transaction after the publication.
+`dedup_key` is unique and conflicts are ignored, so a re-run inserts nothing new.
 """
 
 import unicodedata
@@ -31,24 +32,26 @@ GSM7_EXTENSION = str.maketrans({"^": "'", "{": "(", "}": ")", "\\": "/", "[": "(
 LANGUAGE = "fr"
 
 
-def notify_outcomes(draw: Draw) -> int:
-    """Add one outcome message per entry of the draw's window that has a contact, inside the
-    caller's transaction. Returns how many messages were offered to the outbox (rows whose
-    dedup key already exists are skipped by the database)."""
-    links = _links(draw)
-    appointments = _appointments(draw.window_id)
-    entries = (
+def outcome_batch(draw: Draw, *, after: int) -> tuple[int, int | None]:
+    """Add the outcome messages of the next `BATCH_SIZE` entries (by primary key, after
+    `after`) of the draw's window that have a contact, inside the caller's transaction.
+    Returns (messages offered to the outbox, the last entry pk done, or None when no entry is
+    left); rows whose dedup key already exists are skipped by the database."""
+    entries = list(
         Entry.objects.filter(
             window_id=draw.window_id,
             status__in=[EntryStatus.SELECTED, EntryStatus.WAITING],
             contact__isnull=False,
+            pk__gt=after,
         )
         .order_by("pk")
-        .values_list("pk", "entry_id", "status", "contact__kind", "contact__value")
+        .values_list("pk", "entry_id", "status", "contact__kind", "contact__value")[:BATCH_SIZE]
     )
-    count, batch = 0, []
+    selected = [pk for pk, _id, status, *_ in entries if status == EntryStatus.SELECTED]
+    appointments = _appointments(selected)
+    links, batch = _links(draw), []
     with translation.override(LANGUAGE):
-        for pk, entry_id, status, kind, recipient in entries.iterator(chunk_size=BATCH_SIZE):
+        for pk, entry_id, status, kind, recipient in entries:
             slot, respond_by = None, None
             if status == EntryStatus.SELECTED:
                 if pk not in appointments:
@@ -58,10 +61,8 @@ def notify_outcomes(draw: Draw) -> int:
                 entry_id=entry_id, kind=kind, slot=slot, links=links, respond_by=respond_by
             )
             batch.append(_message(entry_id, kind, recipient, body))
-            if len(batch) >= BATCH_SIZE:
-                count += _flush(batch)
-        count += _flush(batch)
-    return count
+    count = _flush(batch)
+    return count, (entries[-1][0] if len(entries) == BATCH_SIZE else None)
 
 
 def _links(draw: Draw) -> dict[str, str]:
@@ -74,12 +75,10 @@ def _links(draw: Draw) -> dict[str, str]:
     }
 
 
-def _appointments(window_id: int) -> dict[int, tuple]:
+def _appointments(entry_pks: list[int]) -> dict[int, tuple]:
     """Entry pk -> (starts_at, site name, site code, respond_by) of its holding appointment (at
     most one per entry, by constraint)."""
-    rows = Appointment.objects.filter(
-        entry__window_id=window_id, state__in=HOLDING_STATES
-    ).values_list(
+    rows = Appointment.objects.filter(entry_id__in=entry_pks, state__in=HOLDING_STATES).values_list(
         "entry_id", "slot__starts_at", "slot__site__name", "slot__site__code", "respond_by"
     )
     return {entry_pk: values for entry_pk, *values in rows}

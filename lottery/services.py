@@ -15,6 +15,7 @@ from datetime import timedelta
 from zoneinfo import ZoneInfo
 
 from django.db import connection, transaction
+from django.db.models import F
 from django.utils.translation import gettext_lazy as _
 
 from accounts import audit
@@ -31,7 +32,7 @@ from booking.models import (
     WindowState,
 )
 from config.errors import Conflict, DomainError
-from lottery import beacon, blobs, clock
+from lottery import beacon, blobs, clock, notifications
 from lottery.background import in_background
 from lottery.fairdraw import canonical, crypto
 from lottery.models import BeaconMode, BeaconSource, Draw, DrawParty, DrawState, OperatorSecret
@@ -64,6 +65,8 @@ def _audit_event(action: str, draw: Draw, actor=None, **data):
 # spilled to disk with the default 4 MB (2.7 s instead of 1.25 s for the latter), and the
 # draw's hash join must stay in one batch to keep the load's order (services_run).
 BATCH_WORK_MEM = "256MB"
+# Outcome messages: batches of notifications.BATCH_SIZE entries, no new batch after this.
+NOTIFY_BUDGET_SECONDS = 40.0
 
 
 def batch_settings() -> None:
@@ -533,10 +536,9 @@ def review_draw(*, window_id: int, actor, approve: bool, note: str) -> None:
 
 
 def publish_draw(*, window_id: int, actor=None) -> bool:
-    """Drawn → published, with the window, and the outcome messages in the outbox (same
-    transaction). Returns whether this call published."""
-    from lottery.notifications import notify_outcomes  # local only to keep this edit small
-
+    """Drawn → published, with the window; then the outcome messages go to the outbox
+    (`notify_outcomes`, in batches after the publication commits). Returns whether this call
+    published."""
     with transaction.atomic(durable=True):
         draw = _locked_draw(window_id)
         changed = Draw.objects.filter(pk=draw.pk, state=DrawState.DRAWN).update(
@@ -549,8 +551,36 @@ def publish_draw(*, window_id: int, actor=None) -> bool:
         Appointment.objects.filter(
             slot__window_id=window_id, state=AppointmentState.OFFERED
         ).update(respond_by=clock.now() + timedelta(hours=draw.window.offer_hours))
-        # Only here, never at the draw: a held draw's results must reach nobody before review.
-        messages = notify_outcomes(draw)
-        _audit("draw.published", draw, actor, results_digest=draw.results_digest, messages=messages)
+        _audit("draw.published", draw, actor, results_digest=draw.results_digest)
         booking_services.mark_window_published(window_id=window_id, at=clock.now(), actor=actor)
+    notify_outcomes(window_id=window_id)
     return True
+
+
+def notify_outcomes(*, window_id: int, time_budget: float | None = None) -> int:
+    """Write the outcome messages of a published draw to the outbox: one transaction per batch
+    of entries, the draw recording the last entry done, so that a million messages neither sit
+    in one transaction nor hold the tick, and a crash resumes where it stopped (a message
+    already written is skipped by its dedup key). Only a published draw notifies: a held
+    draw's results must reach nobody before its review. Stops starting batches after
+    `time_budget` seconds (default NOTIFY_BUDGET_SECONDS; the tick goes on). Returns how many
+    messages were written."""
+    budget = NOTIFY_BUDGET_SECONDS if time_budget is None else time_budget
+    started, written = time.monotonic(), 0
+    while time.monotonic() - started < budget:
+        with transaction.atomic(durable=True):
+            draw = _locked_draw(window_id)
+            if draw.state != DrawState.PUBLISHED or draw.notified_at is not None:
+                break
+            count, last = notifications.outcome_batch(draw, after=draw.notified_through or 0)
+            written += count
+            done = {"notified_through": last or draw.notified_through}
+            if last is None:
+                done["notified_at"] = clock.now()
+                _audit("draw.notified", draw, messages=draw.notified_messages + count)
+            Draw.objects.filter(pk=draw.pk).update(
+                notified_messages=F("notified_messages") + count, **done
+            )
+            if last is None:
+                break
+    return written

@@ -40,6 +40,12 @@ def tick_draws() -> dict:
     ready = Draw.objects.filter(state=DrawState.DRAWN)
     for window_id in ready.values_list("window_id", flat=True):
         done["published"] += _step(services.publish_draw, window_id)
+    # Messages of a large publication, or of one a crash interrupted, continue here.
+    unnotified = Draw.objects.filter(state=DrawState.PUBLISHED, notified_at__isnull=True)
+    done["notified"] = sum(
+        services.notify_outcomes(window_id=window_id)
+        for window_id in unnotified.values_list("window_id", flat=True)
+    )
     done["lapsed"] = services_offers.lapse_due_offers()
     done["carried"] = services_carry.carry_due()
     done["due"] = due

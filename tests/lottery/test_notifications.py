@@ -54,8 +54,9 @@ def test_publication_enqueues_one_message_per_entry_with_a_contact(timeline):
     sent = {key: (m.channel, m.recipient) for key, m in _outcomes().items()}
     assert sent == given
     assert {m.subject for m in _outcomes().values()} == {"Fairslot"}
-    published = AuditEvent.objects.get(action="draw.published")
-    assert published.data["messages"] == 10
+    notified = AuditEvent.objects.get(action="draw.notified")
+    assert notified.data["messages"] == 10
+    assert Draw.objects.get(window=life.window).notified_messages == 10
 
 
 def test_the_draw_alone_sends_nothing(timeline):
@@ -91,7 +92,8 @@ def test_publishing_twice_adds_no_message(timeline):
     first = {key: m.pk for key, m in _outcomes().items()}
 
     again = services.publish_draw(window_id=life.window_id)
-    notifications.notify_outcomes(Draw.objects.select_related("window").get(window=life.window))
+    Draw.objects.filter(window=life.window).update(notified_at=None, notified_through=None)
+    services.notify_outcomes(window_id=life.window_id)  # as if a crash had lost the cursor
 
     assert again is False
     assert {key: m.pk for key, m in _outcomes().items()} == first
@@ -241,3 +243,24 @@ def test_selected_email_gives_the_answer_deadline_counted_from_publication(timel
 
     assert f"{offer.respond_by.astimezone(PARIS):%d/%m/%Y %H:%M}" in body
     assert "Confirmez-le avant le" in body  # in French, the applicants' default
+
+
+def test_a_large_publication_notifies_in_batches_across_ticks(timeline, monkeypatch):
+    from lottery.services_tick import tick_draws
+
+    life = timeline(entries=12, slots=4)
+    _give_contacts(life, phones=12, emails=0)
+    monkeypatch.setattr(notifications, "BATCH_SIZE", 5)
+    monkeypatch.setattr(services, "NOTIFY_BUDGET_SECONDS", 0)  # no batch in the publication
+    life.run_all()
+    draw = Draw.objects.get(window=life.window)
+    assert (draw.state, draw.notified_at, _outcomes()) == ("published", None, {})
+
+    monkeypatch.setattr(services, "NOTIFY_BUDGET_SECONDS", 60)
+    assert services.notify_outcomes(window_id=life.window_id, time_budget=0) == 0
+    assert tick_draws()["notified"] == 12  # batches of 5, 5, 2: resumes where it stopped
+
+    draw.refresh_from_db()
+    assert draw.notified_at is not None and draw.notified_messages == 12
+    assert len(_outcomes()) == 12
+    assert tick_draws()["notified"] == 0  # done once

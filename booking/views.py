@@ -18,7 +18,7 @@ from booking.forms import CodeForm, ContactLoginForm, ReceiptCheckForm, Registra
 from booking.models import HOLDING_STATES, Appointment, AppointmentState, Entry, WindowState
 from booking.web import client_ip
 from config.errors import DomainError
-from lottery import services_offers
+from lottery import clock, services_offers
 
 PENDING_KEY = "pending_registration"
 APPLICANT_KEY = "applicant_contact"
@@ -215,6 +215,7 @@ def my_entries(request):
             entry__contact_id=contact_id,
             state__in=HOLDING_STATES,
             entry__window__state=WindowState.PUBLISHED,  # nobody is told before publication
+            slot__starts_at__gt=clock.now(),  # past ones need no action any more
         )
         .select_related("entry", "slot__site")
         .order_by("slot__starts_at")

@@ -40,6 +40,9 @@ def test_my_entries_lists_the_offer_with_its_deadline_and_actions(offered, clien
     assert offered.offer.slot.site.name in page
     assert _url(offered.offer, "accept") in page and _url(offered.offer, "decline") in page
     assert f"{offered.offer.respond_by.astimezone(ZoneInfo('Europe/Paris')):%H:%M}" in page
+    with clock.at(offered.offer.slot.starts_at + timedelta(minutes=1)):
+        later = client.get(reverse("my-entries")).content.decode()
+    assert _url(offered.offer, "accept") not in later  # a past slot needs no action
 
 
 def test_confirming_then_cancelling_with_a_confirmation_step(offered, client):

@@ -1,6 +1,7 @@
 """The beat tick of the draws: each step whose time has come, each one idempotent."""
 
 import logging
+import time
 
 from booking.models import Window, WindowState
 from config.errors import DomainError
@@ -40,12 +41,15 @@ def tick_draws() -> dict:
     ready = Draw.objects.filter(state=DrawState.DRAWN)
     for window_id in ready.values_list("window_id", flat=True):
         done["published"] += _step(services.publish_draw, window_id)
-    # Messages of a large publication, or of one a crash interrupted, continue here.
+    # Messages of a large publication, or of one a crash interrupted, continue here (one time
+    # budget for all of them).
     unnotified = Draw.objects.filter(state=DrawState.PUBLISHED, notified_at__isnull=True)
-    done["notified"] = sum(
-        services.notify_outcomes(window_id=window_id)
-        for window_id in unnotified.values_list("window_id", flat=True)
-    )
+    done["notified"], started = 0, time.monotonic()
+    for window_id in unnotified.values_list("window_id", flat=True):
+        left = services.NOTIFY_BUDGET_SECONDS - (time.monotonic() - started)
+        if left <= 0:
+            break
+        done["notified"] += services.notify_outcomes(window_id=window_id, time_budget=left)
     done["lapsed"] = services_offers.lapse_due_offers()
     done["carried"] = services_carry.carry_due()
     done["due"] = due

@@ -14,6 +14,7 @@ $PY manage.py migrate --no-input -v0
 $PY manage.py compilemessages --ignore=.venv -v0 2>/dev/null || true
 $PY manage.py load_demo
 $PY manage.py load_demo_draw
+$PY manage.py load_demo_offers
 
 pids=()
 stop() {
@@ -44,6 +45,8 @@ cat <<MSG
     API docs:      http://127.0.0.1:$PORT/api/docs/
     Logs:          var/log/web.log, var/log/worker.log, var/log/beat.log
     SMS and e-mails are printed in var/log/worker.log (console backends).
+    Demo applicant with 3 offers to answer: http://127.0.0.1:$PORT/my/login/
+      phone 06 12 34 56 78; the one-time code arrives in var/log/worker.log.
   Development secrets are in use (DEBUG=1): never run this way in production.
   Press Ctrl-C to stop web, worker and beat.
 

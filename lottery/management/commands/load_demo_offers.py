@@ -1,0 +1,121 @@
+"""A recent window of the demo prefecture, drawn and published at start, whose appointments are
+next week: a demo applicant (phone 06 12 34 56 78) holds three urgent entries, so three offers
+wait for them on "My entries" (idempotent).
+
+Run `manage.py load_demo` first. No beacon (the public page says so); each step runs the real
+service at the moment it would have run (`lottery.clock.at`), the publication now, so the
+offers can be confirmed or declined for `offer_hours` after the first start. Fine for a demo,
+never for a real draw.
+"""
+
+from datetime import timedelta
+from zoneinfo import ZoneInfo
+
+from django.core.management.base import BaseCommand, CommandError
+from django.db import transaction
+from django.utils import timezone
+
+from accounts import otp
+from accounts.crypto import blind_index
+from accounts.models import ContactKind, IdentityKind, Person
+from booking.models import Entry, EntryStatus, Prefecture, Slot, Window, WindowState
+from booking.services import advance_window
+from lottery import clock, services
+from lottery.models import BeaconMode, Draw, DrawState
+from lottery.services_run import run_draw
+
+CODE = "ISERE-DEMO-OFFRES"
+PHONE = "+33612345678"  # shown in `make run`'s banner
+ENTRIES = 14  # 3 of them the demo applicant's (urgent: tier 0, drawn first)
+SLOTS = 10
+
+
+class Command(BaseCommand):
+    help = "Give the demo prefecture a recent, published draw with offers for a demo applicant."
+
+    def handle(self, *args, **options):
+        prefecture = Prefecture.objects.filter(code="ISERE").first()
+        if prefecture is None:
+            raise CommandError("Run `manage.py load_demo` first (no ISERE prefecture).")
+        draw = Draw.objects.filter(window__code=CODE).first()
+        if draw is not None and draw.state == DrawState.PUBLISHED:
+            self.stdout.write(f"Demo offers already published: /draws/{CODE}/")
+            return
+        window = self._window(prefecture)
+        with clock.at(window.opens_at - timedelta(days=2)):
+            services.announce_draw(window_id=window.pk, beacon_mode=BeaconMode.NONE)
+        if window.state == WindowState.OPEN:
+            self._registrations(window, prefecture)
+            advance_window(window_id=window.pk, to_state=WindowState.CLOSED)
+        with clock.at(window.freeze_at + timedelta(minutes=1)):
+            services.freeze_draw(window_id=window.pk)
+        with clock.at(window.freeze_at + timedelta(minutes=2)):
+            services.reveal_operator_secret(window_id=window.pk)
+        with clock.at(window.reveal_deadline + timedelta(minutes=5)):
+            if Draw.objects.get(window=window).state == DrawState.FROZEN:
+                run_draw(window_id=window.pk)
+        services.publish_draw(window_id=window.pk)
+        self.stdout.write(f"Demo offers published: /draws/{CODE}/")
+
+    def _window(self, prefecture) -> Window:
+        closes = timezone.now().replace(microsecond=0) - timedelta(days=2)
+        window, created = Window.objects.get_or_create(
+            code=CODE,
+            defaults={
+                "prefecture": prefecture,
+                "title": "Démonstration : rendez-vous proposés (tirage récent)",
+                "opens_at": closes - timedelta(days=7),
+                "closes_at": closes,
+                "freeze_at": closes,
+                "reveal_deadline": closes + timedelta(days=1),
+                "state": WindowState.OPEN,
+            },
+        )
+        if created:
+            window.procedures.set(prefecture.procedures.filter(code="RENEWAL"))
+        return window
+
+    @transaction.atomic
+    def _registrations(self, window, prefecture):
+        if window.entries.exists():
+            return
+        procedure = window.procedures.get()
+        sites = list(prefecture.sites.order_by("code"))
+        contact = otp.get_or_create_contact(kind=ContactKind.PHONE, value=PHONE)
+        persons = Person.objects.bulk_create([self._person(n) for n in range(ENTRIES)])
+        for n, person in enumerate(persons):
+            mine = n < 3
+            Entry.objects.create(
+                window=window,
+                procedure=procedure,
+                person=person,
+                status=EntryStatus.REGISTERED,
+                contact=contact if mine else None,
+                contact_seat=n + 1 if mine else None,
+                urgent_approved=mine,
+            )
+        day = (window.reveal_deadline + timedelta(days=8)).astimezone(ZoneInfo("Europe/Paris"))
+        while day.isoweekday() > 5:  # a working day
+            day += timedelta(days=1)
+        first = day.replace(hour=9, minute=0, second=0)
+        for number in range(SLOTS):
+            Slot.objects.create(
+                window=window,
+                site=sites[number % len(sites)],
+                procedure=procedure,
+                code=f"O{number:05d}",
+                starts_at=first + timedelta(minutes=30 * number),
+            )
+
+    def _person(self, n: int) -> Person:
+        identifier = f"98{n:08d}"
+        return Person(
+            kind=IdentityKind.FOREIGN_NUMBER,
+            identifier=identifier,
+            identity_hash=blind_index("identity", f"agdref:demo-offers:{identifier}"),
+            likeness_hash=blind_index("likeness", f"demo-offers:{identifier}"),
+            given_names="Démo",
+            family_name=f"Demandeur{n}",
+            birth_date="1991-01-01",
+            nationality="ZZ",
+        )

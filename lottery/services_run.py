@@ -121,6 +121,7 @@ def run_draw(*, window_id: int, actor=None) -> str:
             results = drawn.csv()
             checks = run_checks(columns, positions)
             index = results_pages.page_index(results)
+            counts = _with_given(draw.counts, drawn.given_by_group())
             timer.lap("results.csv, checks and page index")
         timer.lap(f"outcomes written ({outcomes.timer})")
         state = DrawState.DRAWN if checks["passed"] else DrawState.HELD
@@ -132,6 +133,7 @@ def run_draw(*, window_id: int, actor=None) -> str:
             ticket_key=crypto.ticket_key(seed).hex(),
             results_digest=results_digest,
             results_index=index,
+            counts=counts,
             checks=checks,
             checks_passed=checks["passed"],
         )
@@ -150,6 +152,16 @@ def run_draw(*, window_id: int, actor=None) -> str:
     timer.lap("commit")
     logger.info("draw of window %s: %s (%s)", window_id, state, timer)
     return "drawn" if state == DrawState.DRAWN else "held"
+
+
+def _with_given(counts: dict, given) -> dict:
+    """The freeze's counts with, for each (procedure, tier, weight) group, how many of its
+    entries the draw gave a slot (published statistics)."""
+    groups = [
+        {**group, "given": given.get((group["procedure"], group["tier"], group["weight"]), 0)}
+        for group in counts.get("groups", [])
+    ]
+    return {**counts, "groups": groups, "given": sum(given.values())}
 
 
 def _skip_running(window_id: int, actor) -> str:

@@ -7,9 +7,9 @@ because a draw has a million entries; the contract of each function is in its do
 
 import hashlib
 from binascii import hexlify
-from collections import deque
+from collections import Counter, deque
 from collections.abc import Sequence
-from itertools import islice
+from itertools import compress, islice
 from operator import attrgetter, eq, lt
 from typing import NamedTuple
 
@@ -240,6 +240,16 @@ class Results(Sequence[ResultRow]):
     def slots_given(self) -> int:
         """How many entries were given a slot."""
         return len(self._given) - self._given.count(-1)
+
+    def given_by_group(self) -> Counter:
+        """(procedure, tier, weight) -> how many entries of that group were given a slot."""
+        groups = zip(
+            map(attrgetter("procedure"), self._entries),
+            map(attrgetter("tier"), self._entries),
+            map(attrgetter("weight"), self._entries),
+            strict=True,
+        )
+        return Counter(compress(groups, map((-1).__ne__, self._given)))
 
     def __getitem__(self, index):
         if isinstance(index, slice):

@@ -197,3 +197,27 @@ def test_held_draw_shows_no_results_until_reviewed(anonymous, timeline, monkeypa
     assert response.context["page"] is None
     assert "waits for a supervisor" in response.content.decode()
     assert "results.csv" not in kit.kit_files(Draw.objects.get(window=life.window))
+
+
+def test_published_statistics_count_slots_given_by_procedure_tier_and_weight(anonymous, timeline):
+    from collections import Counter
+
+    life = timeline(entries=30, slots=8)
+    life.run_all()
+    draw = Draw.objects.get(window=life.window)
+    files = kit.kit_files(draw)
+    entries = [line.split(",") for line in files["entries.csv"].decode().splitlines()[1:]]
+    procedure_of = {row[0]: row[3] for row in entries}
+    results = [line.split(",") for line in files["results.csv"].decode().splitlines()[1:]]
+    expected = Counter(
+        (procedure_of[row[1]], int(row[2]), int(row[3])) for row in results if row[5]
+    )
+
+    given = {(g["procedure"], g["tier"], g["weight"]): g["given"] for g in draw.counts["groups"]}
+
+    assert {group: n for group, n in given.items() if n} == dict(expected)
+    assert draw.counts["given"] == sum(expected.values()) == 8
+    page = anonymous.get(reverse("draw-detail", args=[life.window.code])).content.decode()
+    for group in draw.counts["groups"]:
+        cells = [group[key] for key in ("procedure", "tier", "weight", "entries", "given")]
+        assert "".join(f"<td>{cell}</td>" for cell in cells) in page

@@ -5,7 +5,7 @@ import logging
 
 from celery import shared_task
 
-from lottery import services_offers, services_tick
+from lottery import kit, services_offers, services_tick
 from lottery.models import Draw
 from lottery.services_run import run_draw
 
@@ -39,8 +39,6 @@ def task_publish_event_heads() -> int:
 def task_build_kit(window_id: int) -> int | None:
     """Build and store the draw's replay kit for its current files (a download asked for it);
     nothing if it is already stored. Returns its size."""
-    from lottery import kit
-
     draw = Draw.objects.select_related("window").filter(window_id=window_id).first()
     if draw is None:
         return None

@@ -15,7 +15,7 @@ from accounts.models import Contact
 from accounts.normalize import NormalizationError, normalize_contact
 from booking import registration, selectors
 from booking.forms import CodeForm, ContactLoginForm, ReceiptCheckForm, RegistrationForm
-from booking.models import HOLDING_STATES, Appointment, AppointmentState, Entry, WindowState
+from booking.models import HOLDING_STATES, Appointment, Entry, WindowState
 from booking.web import client_ip
 from config.errors import DomainError
 from lottery import clock, services_offers
@@ -223,14 +223,6 @@ def my_entries(request):
     return render(request, "booking/my_entries.html", {"rows": rows, "appointments": appointments})
 
 
-# What the applicant may do with an appointment: the service, and the state it acts on.
-APPOINTMENT_ACTIONS = {
-    "accept": (services_offers.accept_offer, AppointmentState.OFFERED),
-    "decline": (services_offers.decline_offer, AppointmentState.OFFERED),
-    "cancel": (services_offers.cancel_appointment, AppointmentState.CONFIRMED),
-}
-
-
 @never_cache
 @require_http_methods(["GET", "POST"])
 def my_appointment(request, pk: int, action: str):
@@ -239,9 +231,9 @@ def my_appointment(request, pk: int, action: str):
     contact_id = request.session.get(APPLICANT_KEY)
     if not contact_id:
         return redirect("my-login")
-    if action not in APPOINTMENT_ACTIONS:
+    if action not in services_offers.APPLICANT_ACTIONS:
         raise Http404
-    service, state = APPOINTMENT_ACTIONS[action]
+    service, state = services_offers.APPLICANT_ACTIONS[action]
     appointment = get_object_or_404(
         Appointment.objects.select_related("entry", "slot__site"),
         pk=pk,

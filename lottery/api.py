@@ -186,18 +186,14 @@ class ApplicantSessionScheme(OpenApiAuthenticationExtension):
 class AppointmentAction(APIView):
     authentication_classes = [ApplicantSession, SessionAuthentication]
     permission_classes = [IsAuthenticated]
-    actions = {
-        "accept": services_offers.accept_offer,
-        "decline": services_offers.decline_offer,
-        "cancel": services_offers.cancel_appointment,
-    }
 
     @extend_schema(request=None, responses={200: AppointmentOutput})
     def post(self, request, pk: int, action: str):
-        if action not in self.actions:
+        if action not in services_offers.APPLICANT_ACTIONS:
             raise Http404
         appointment = get_object_or_404(Appointment, pk=pk, entry__contact_id=_contact_id(request))
-        self.actions[action](appointment_id=appointment.pk)
+        service, _state = services_offers.APPLICANT_ACTIONS[action]
+        service(appointment_id=appointment.pk)
         appointment.refresh_from_db()
         return Response({"appointment": appointment.pk, "state": appointment.state})
 

@@ -22,21 +22,9 @@ def read(instance, *names: str) -> tuple[bytes | None, ...]:
     """The named binary fields of a saved instance, read from the database now."""
     model = type(instance)
     _check(model, names)
-    if connection.vendor != "postgresql":
-        values = model._base_manager.filter(pk=instance.pk).values_list(*names).get()
-        return tuple(None if v is None else bytes(v) for v in values)
-    import psycopg
-
-    connection.ensure_connection()
     columns = ", ".join(connection.ops.quote_name(model._meta.get_field(n).column) for n in names)
-    with psycopg.Cursor(connection.connection) as cursor:
-        cursor.execute(
-            f"SELECT {columns} FROM {connection.ops.quote_name(model._meta.db_table)} "  # noqa: S608
-            "WHERE id = %s",
-            [instance.pk],
-            binary=True,
-        )
-        row = cursor.fetchone()
+    sql = f"SELECT {columns} FROM {_table(model)} WHERE id = %s"  # noqa: S608 (model names)
+    row = _select_row(sql, [instance.pk])
     if row is None:
         raise model.DoesNotExist(f"{model.__name__} {instance.pk} is gone.")
     return tuple(None if v is None else bytes(v) for v in row)
@@ -48,26 +36,33 @@ def read_range(instance, name: str, start: int, length: int) -> bytes:
     model = type(instance)
     _check(model, [name])
     column = connection.ops.quote_name(model._meta.get_field(name).column)
-    table = connection.ops.quote_name(model._meta.db_table)
-    sql = (
+    row = _select_row(
         f"SELECT substr({column}, CAST(%s AS integer), CAST(%s AS integer)) "  # noqa: S608
-        f"FROM {table} WHERE id = %s"
+        f"FROM {_table(model)} WHERE id = %s",
+        [start + 1, length, instance.pk],
     )
-    params = [start + 1, length, instance.pk]
-    if connection.vendor == "postgresql":  # in binary, as `read`
-        import psycopg
-
-        connection.ensure_connection()
-        with psycopg.Cursor(connection.connection) as cursor:
-            cursor.execute(sql, params, binary=True)
-            row = cursor.fetchone()
-    else:
-        with connection.cursor() as cursor:
-            cursor.execute(sql, params)
-            row = cursor.fetchone()
     if row is None or row[0] is None:
         raise model.DoesNotExist(f"{model.__name__} {instance.pk} has no {name}.")
     return bytes(row[0])
+
+
+def _table(model) -> str:
+    return connection.ops.quote_name(model._meta.db_table)
+
+
+def _select_row(sql: str, params: list) -> tuple | None:
+    """One row of a query on the current connection (same transaction); on PostgreSQL through
+    a server-side-binding cursor, the bytes in binary (see above)."""
+    if connection.vendor != "postgresql":
+        with connection.cursor() as cursor:
+            cursor.execute(sql, params)
+            return cursor.fetchone()
+    import psycopg
+
+    connection.ensure_connection()
+    with psycopg.Cursor(connection.connection) as cursor:
+        cursor.execute(sql, params, binary=True)
+        return cursor.fetchone()
 
 
 def size(instance, name: str) -> int:
@@ -106,7 +101,7 @@ def write(instance, *, cursor=None, **values: bytes | None) -> None:
     )
     with psycopg.Cursor(raw) as binary:
         binary.execute(
-            f"UPDATE {connection.ops.quote_name(model._meta.db_table)} "  # noqa: S608
+            f"UPDATE {_table(model)} "  # noqa: S608
             f"SET {assignments} WHERE id = %s",
             [*(values[n] for n in names), instance.pk],
         )

@@ -13,11 +13,17 @@ import zipfile
 from django.db import transaction
 
 from accounts.inserts import insert_or_skip
-from lottery import beacon, blobs
+from lottery import beacon, blobs, services_offers
 from lottery.fairdraw.kit import replay_files
 from lottery.models import BeaconMode, BeaconSource, Draw, DrawKit, DrawState
 
 SOFTWARE = "fairslot lottery (FAIRDRAW-1)"
+# The large files (up to about 110 MB): name -> (binary field of Draw, field of its digest).
+LARGE_FILES = {
+    "entries.csv": ("entries_csv", "entries_digest"),
+    "slots.csv": ("slots_csv", "slots_digest"),
+    "results.csv": ("results_csv", "results_digest"),
+}
 
 
 def utc(moment) -> str | None:
@@ -89,8 +95,8 @@ def _file_builders(draw: Draw, unpublished: bool) -> dict:
     builders = {"announcement.json": lambda: _json(announcement(draw))}
     if draw.frozen_at is None:
         return builders
-    builders["entries.csv"] = lambda: blobs.read(draw, "entries_csv")[0]
-    builders["slots.csv"] = lambda: blobs.read(draw, "slots_csv")[0]
+    builders["entries.csv"] = _large(draw, "entries.csv")
+    builders["slots.csv"] = _large(draw, "slots.csv")
     builders["freeze.json"] = lambda: _json(
         {
             "entries_digest": draw.entries_digest,
@@ -114,7 +120,7 @@ def _file_builders(draw: Draw, unpublished: bool) -> dict:
                 "randomness": draw.beacon_randomness,
             }
         )
-    builders["results.csv"] = lambda: blobs.read(draw, "results_csv")[0]
+    builders["results.csv"] = _large(draw, "results.csv")
     if draw.events.exists():
         builders["events.log"] = lambda: (
             "\n".join(draw.events.order_by("seq").values_list("line", flat=True)) + "\n"
@@ -134,21 +140,22 @@ def kit_zip(draw: Draw) -> bytes:
     return buffer.getvalue()
 
 
+def _large(draw: Draw, name: str):
+    return lambda: blobs.read(draw, LARGE_FILES[name][0])[0]
+
+
 def kit_key(draw: Draw) -> str:
     """What the kit holds now, as a digest: the small files' bytes, the large files' digests and
-    the events.log head (its line count and last line). Any change gives another key."""
-    large = {
-        "entries.csv": draw.entries_digest,
-        "slots.csv": draw.slots_digest,
-        "results.csv": draw.results_digest,
-    }
+    the events.log head (its line count and last line's hash). Any change gives another key."""
     digest = hashlib.sha256()
     for name, build in sorted(_file_builders(draw, unpublished=False).items()):
         if name == "events.log":
-            last = draw.events.order_by("-seq").values_list("seq", "line").first()
-            content = f"{last[0]}:{last[1]}".encode("ascii")
+            seq, head = services_offers.event_log_head(draw)
+            content = f"{seq}:{head}".encode("ascii")
+        elif name in LARGE_FILES:
+            content = getattr(draw, LARGE_FILES[name][1]).encode("ascii")
         else:
-            content = large[name].encode("ascii") if name in large else build()
+            content = build()
         digest.update(f"{name}\0{len(content)}\0".encode("ascii") + content)
     return digest.hexdigest()
 

@@ -266,6 +266,15 @@ def _create_offers(draw: Draw, given: list[tuple[Slot, int, str]], now) -> list[
     return offers
 
 
+# What an applicant may do with their appointment: the service, and the state it acts on
+# (the API and the "My entries" page both take this table).
+APPLICANT_ACTIONS = {
+    "accept": (accept_offer, AppointmentState.OFFERED),
+    "decline": (decline_offer, AppointmentState.OFFERED),
+    "cancel": (cancel_appointment, AppointmentState.CONFIRMED),
+}
+
+
 def lapse_due_offers(
     *, batch_size: int = LAPSE_BATCH, time_budget: float = LAPSE_BUDGET_SECONDS
 ) -> int:

@@ -15,7 +15,6 @@ from lottery.tasks import task_build_kit
 KIT_INLINE_ENTRIES = 20_000
 KIT_BUILD_SECONDS = 600  # one build enqueued per state of the files in this time
 KIT_RETRY_SECONDS = 60
-LARGE_FILES = {"entries.csv": "entries_csv", "slots.csv": "slots_csv", "results.csv": "results_csv"}
 PUBLIC_FILES = {
     "announcement.json": "application/json",
     "freeze.json": "application/json",
@@ -99,8 +98,8 @@ def draw_file(request, code: str, name: str):
     if name not in PUBLIC_FILES or name not in kit.kit_file_names(draw):
         raise Http404
     content_type = f"{PUBLIC_FILES[name]}; charset=us-ascii"
-    field = LARGE_FILES.get(name)
-    if field is not None:  # up to about 110 MB: streamed, never held whole in memory
+    if name in kit.LARGE_FILES:  # streamed, never held whole in memory
+        field = kit.LARGE_FILES[name][0]
         size = blobs.size(draw, field)
         response = StreamingHttpResponse(blobs.chunks(draw, field, size), content_type=content_type)
         response["Content-Length"] = str(size)

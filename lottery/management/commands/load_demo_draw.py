@@ -38,11 +38,8 @@ class Command(BaseCommand):
     help = "Give the demo prefecture a past, published draw whose kit replays (idempotent)."
 
     def handle(self, *args, **options):
-        prefecture = Prefecture.objects.filter(code="ISERE").first()
-        if prefecture is None:
-            raise CommandError("Run `manage.py load_demo` first (no ISERE prefecture).")
-        draw = Draw.objects.filter(window__code=CODE).first()
-        if draw is not None and draw.state == DrawState.PUBLISHED:
+        prefecture = demo_prefecture()
+        if Draw.objects.filter(window__code=CODE, state=DrawState.PUBLISHED).exists():
             self.stdout.write(f"Demo draw already published: /draws/{CODE}/")
             return
         auditor = User.objects.get(username="auditeur.isere")
@@ -112,7 +109,7 @@ class Command(BaseCommand):
         procedures = list(window.procedures.all())
         sites = list(window.prefecture.sites.all())
         persons = Person.objects.bulk_create(
-            [self._person(n) for n in range(ENTRIES)], batch_size=500
+            [demo_person(n, "demo-draw", "99") for n in range(ENTRIES)], batch_size=500
         )
         span = (window.closes_at - window.opens_at).total_seconds()
         for n, person in enumerate(persons):
@@ -135,19 +132,6 @@ class Command(BaseCommand):
                 entry.sites.set([rng.choice(sites)])
         self._slots(window, procedures, sites)
 
-    def _person(self, n: int) -> Person:
-        identifier = f"99{n:08d}"
-        return Person(
-            kind=IdentityKind.FOREIGN_NUMBER,
-            identifier=identifier,
-            identity_hash=blind_index("identity", f"agdref:demo-draw:{identifier}"),
-            likeness_hash=blind_index("likeness", f"demo-draw:{identifier}"),
-            given_names="Démo",
-            family_name=f"Personne{n}",
-            birth_date="1990-01-01",
-            nationality="ZZ",
-        )
-
     def _slots(self, window, procedures, sites):
         first = (window.reveal_deadline + timedelta(days=10)).replace(hour=7, minute=0, second=0)
         number = 0
@@ -165,3 +149,26 @@ class Command(BaseCommand):
                         code=f"D{number:05d}",
                         starts_at=start + timedelta(minutes=30 * half_hour),
                     )
+
+
+def demo_prefecture() -> Prefecture:
+    """The demo prefecture that `manage.py load_demo` creates."""
+    prefecture = Prefecture.objects.filter(code="ISERE").first()
+    if prefecture is None:
+        raise CommandError("Run `manage.py load_demo` first (no ISERE prefecture).")
+    return prefecture
+
+
+def demo_person(n: int, tag: str, prefix: str) -> Person:
+    """A synthetic person: foreign-national number `prefix` + n, hashes unique to `tag`."""
+    identifier = f"{prefix}{n:08d}"
+    return Person(
+        kind=IdentityKind.FOREIGN_NUMBER,
+        identifier=identifier,
+        identity_hash=blind_index("identity", f"agdref:{tag}:{identifier}"),
+        likeness_hash=blind_index("likeness", f"{tag}:{identifier}"),
+        given_names="Démo",
+        family_name=f"Personne{n}",
+        birth_date="1990-01-01",
+        nationality="ZZ",
+    )

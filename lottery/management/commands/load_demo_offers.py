@@ -11,16 +11,16 @@ never for a real draw.
 from datetime import timedelta
 from zoneinfo import ZoneInfo
 
-from django.core.management.base import BaseCommand, CommandError
+from django.core.management.base import BaseCommand
 from django.db import transaction
 from django.utils import timezone
 
 from accounts import otp
-from accounts.crypto import blind_index
-from accounts.models import ContactKind, IdentityKind, Person
-from booking.models import Entry, EntryStatus, Prefecture, Slot, Window, WindowState
+from accounts.models import ContactKind, Person
+from booking.models import Entry, EntryStatus, Slot, Window, WindowState
 from booking.services import advance_window
 from lottery import clock, services
+from lottery.management.commands.load_demo_draw import demo_person, demo_prefecture
 from lottery.models import BeaconMode, Draw, DrawState
 from lottery.services_run import run_draw
 
@@ -34,11 +34,8 @@ class Command(BaseCommand):
     help = "Give the demo prefecture a recent, published draw with offers for a demo applicant."
 
     def handle(self, *args, **options):
-        prefecture = Prefecture.objects.filter(code="ISERE").first()
-        if prefecture is None:
-            raise CommandError("Run `manage.py load_demo` first (no ISERE prefecture).")
-        draw = Draw.objects.filter(window__code=CODE).first()
-        if draw is not None and draw.state == DrawState.PUBLISHED:
+        prefecture = demo_prefecture()
+        if Draw.objects.filter(window__code=CODE, state=DrawState.PUBLISHED).exists():
             self.stdout.write(f"Demo offers already published: /draws/{CODE}/")
             return
         window = self._window(prefecture)
@@ -82,7 +79,9 @@ class Command(BaseCommand):
         procedure = window.procedures.get()
         sites = list(prefecture.sites.order_by("code"))
         contact = otp.get_or_create_contact(kind=ContactKind.PHONE, value=PHONE)
-        persons = Person.objects.bulk_create([self._person(n) for n in range(ENTRIES)])
+        persons = Person.objects.bulk_create(
+            [demo_person(n, "demo-offers", "98") for n in range(ENTRIES)]
+        )
         for n, person in enumerate(persons):
             mine = n < 3
             Entry.objects.create(
@@ -106,16 +105,3 @@ class Command(BaseCommand):
                 code=f"O{number:05d}",
                 starts_at=first + timedelta(minutes=30 * number),
             )
-
-    def _person(self, n: int) -> Person:
-        identifier = f"98{n:08d}"
-        return Person(
-            kind=IdentityKind.FOREIGN_NUMBER,
-            identifier=identifier,
-            identity_hash=blind_index("identity", f"agdref:demo-offers:{identifier}"),
-            likeness_hash=blind_index("likeness", f"demo-offers:{identifier}"),
-            given_names="Démo",
-            family_name=f"Demandeur{n}",
-            birth_date="1991-01-01",
-            nationality="ZZ",
-        )

@@ -1,8 +1,11 @@
 """The outbox: write a message with the decision, deliver it later, at least once."""
 
 import logging
+import time
 from datetime import timedelta
 
+from django.conf import settings
+from django.core.cache import cache
 from django.core.mail import send_mail
 from django.db import transaction
 from django.db.models import F, Q
@@ -17,6 +20,8 @@ logger = logging.getLogger(__name__)
 
 MAX_ATTEMPTS = 8
 RECLAIM_AFTER = timedelta(minutes=5)
+KICK_FLAG = "outbox:delivery-queued"
+KICK_FLAG_TTL = 30
 
 
 def enqueue_message(
@@ -34,19 +39,31 @@ def enqueue_message(
     )
     if not insert_or_skip(message):  # the dedup key: this message is already in the outbox
         return None
-    transaction.on_commit(lambda: _kick(message.pk))
+    transaction.on_commit(kick_delivery)
     return message
 
 
-def _kick(message_id: int) -> None:
-    """Ask a worker to deliver now. If the broker is down, the beat's sweep delivers it later:
-    the outbox row, not the broker, is the record."""
-    from accounts.tasks import task_deliver_message
+def kick_delivery() -> None:
+    """After a commit that wrote messages: ask a worker to deliver the due messages now.
 
+    When the cache is shared by the web and worker processes (Redis: OUTBOX_COALESCE_KICKS),
+    kicks are coalesced: while a delivery run is queued and has not started yet, a new message
+    rides on it, because the run clears the flag before it reads what is due. That is one
+    cache round trip per message instead of a broker message each. If the broker is down, or a
+    queued run is lost, the beat's sweep delivers: the outbox row, not the broker, is the
+    record (a lost run's flag expires after KICK_FLAG_TTL seconds)."""
+    from accounts.tasks import task_deliver_outbox
+
+    if settings.OUTBOX_COALESCE_KICKS:
+        try:
+            if not cache.add(KICK_FLAG, 1, KICK_FLAG_TTL):
+                return  # a run is queued that has not read the due messages yet
+        except Exception:
+            logger.warning("cache unavailable: delivery kicks are not coalesced")
     try:
-        task_deliver_message.delay(message_id)
+        task_deliver_outbox.delay()
     except Exception:
-        logger.warning("could not enqueue delivery of outbox %s; the sweep will", message_id)
+        logger.warning("could not enqueue an outbox delivery run; the sweep will deliver")
 
 
 def _claim(message_id: int) -> bool:
@@ -93,10 +110,32 @@ def deliver_message(*, message_id: int) -> str:
     return OutboxState.SENT
 
 
-def deliver_pending(*, limit: int = 200) -> int:
-    """Deliver due messages; returns how many were sent."""
-    due = OutboxMessage.objects.filter(
-        Q(state=OutboxState.PENDING, next_attempt_at__lte=Now())
-        | Q(state=OutboxState.SENDING, claimed_at__lt=Now() - RECLAIM_AFTER)
-    ).values_list("pk", flat=True)[:limit]
-    return sum(deliver_message(message_id=pk) == OutboxState.SENT for pk in list(due))
+def deliver_pending(*, limit: int = 200, budget: float = 50.0) -> int:
+    """Deliver due messages, in batches of `limit`, for about `budget` seconds at most (more
+    is left to the next run, which is asked for); returns how many were sent."""
+    # Before reading what is due: a message committed from now on kicks a run of its own (see
+    # kick_delivery), one committed before is read below.
+    try:
+        cache.delete(KICK_FLAG)
+    except Exception:
+        logger.warning("cache unavailable: could not clear the delivery flag")
+    deadline = time.monotonic() + budget
+    sent = 0
+    while True:
+        due = list(
+            OutboxMessage.objects.filter(
+                # A new message is due at once, whatever the clocks of the web server (which
+                # stamped it) and of the database say; a retry once its time has come.
+                Q(state=OutboxState.PENDING, attempts=0)
+                | Q(state=OutboxState.PENDING, next_attempt_at__lte=Now())
+                | Q(state=OutboxState.SENDING, claimed_at__lt=Now() - RECLAIM_AFTER)
+            )
+            .order_by("pk")
+            .values_list("pk", flat=True)[:limit]
+        )
+        sent += sum(deliver_message(message_id=pk) == OutboxState.SENT for pk in due)
+        if len(due) < limit:
+            return sent
+        if time.monotonic() > deadline:
+            kick_delivery()
+            return sent

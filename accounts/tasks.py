@@ -14,11 +14,6 @@ def task_deliver_outbox() -> int:
     return outbox.deliver_pending()
 
 
-@shared_task(acks_late=True)
-def task_deliver_message(message_id: int) -> str:
-    return outbox.deliver_message(message_id=message_id)
-
-
 @shared_task
 def task_purge_expired_codes() -> int:
     from accounts import otp

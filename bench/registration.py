@@ -31,6 +31,9 @@ def _env() -> dict:
     env.setdefault("SECRET_KEY", "bench-secret-key-0123456789abcdef0123456789")
     env.setdefault("FIELD_ENCRYPTION_KEYS", "Q3hF3m3lq0cVwVh2b3aM1bVf2GZsN1m2bTQ5dW9wV0E=")
     env.setdefault("BLIND_INDEX_KEY", "bench-blind-index-key-0123456789abcdef0123")
+    # As in production, the broker is Redis (messages are queued for a worker that this
+    # benchmark does not run; the codes are read back from the outbox).
+    env.setdefault("CELERY_BROKER_URL", env.get("REDIS_URL", ""))
     env.update(
         {
             "DEBUG": "0",

@@ -5,6 +5,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+from config.env import env_database
+
 ROOT = Path(__file__).resolve().parent.parent
 
 
@@ -54,3 +56,13 @@ def test_settings_complete_environment_starts():
     result = _start_django(DEBUG="0", SECRET_KEY="s" * 40)
 
     assert result.returncode == 0, result.stderr
+
+
+def test_postgres_urls_use_the_backend_and_its_setting(monkeypatch):
+    monkeypatch.setenv("DB_HEALTHY_FOR_SECONDS", "0")
+    config = env_database("X_DATABASE_URL", "postgres://u@h:5432/db")
+
+    assert config["ENGINE"] == "config.postgresql"
+    assert config["HEALTHY_FOR"] == 0
+    assert config["CONN_HEALTH_CHECKS"] is True
+    assert env_database("X_DATABASE_URL", "sqlite:///x.sqlite3")["ENGINE"].endswith("sqlite3")

@@ -121,35 +121,98 @@ def test_http_gateway_unreachable_raises_sms_error(settings):
         HttpGatewayBackend().send(to="+33612345678", body="hi", dedup_key="k")
 
 
-def test_enqueue_asks_a_worker_after_commit_only(
-    db, monkeypatch, django_capture_on_commit_callbacks
-):
+def _enqueue_committed(key: str, capture) -> OutboxMessage:
+    with capture(execute=True):
+        return outbox.enqueue_message(
+            channel="phone", recipient="+33612345678", body="x", dedup_key=key
+        )
+
+
+@pytest.fixture
+def kicked(monkeypatch):
     from accounts import tasks
 
-    kicked = []
-    monkeypatch.setattr(tasks.task_deliver_message, "delay", kicked.append)
+    runs = []
+    monkeypatch.setattr(tasks.task_deliver_outbox, "delay", lambda: runs.append(1))
+    return runs
 
+
+def test_enqueue_asks_a_worker_after_commit_only(db, kicked, django_capture_on_commit_callbacks):
     with django_capture_on_commit_callbacks(execute=True) as callbacks:
-        message = outbox.enqueue_message(
-            channel="phone", recipient="+33612345678", body="x", dedup_key="k6"
-        )
+        outbox.enqueue_message(channel="phone", recipient="+33612345678", body="x", dedup_key="k6")
         assert kicked == []
 
     assert len(callbacks) == 1
-    assert kicked == [message.pk]
+    assert kicked == [1]
+
+
+def test_kicks_are_coalesced_while_a_run_is_queued(
+    db, settings, kicked, sms_sent, django_capture_on_commit_callbacks
+):
+    settings.OUTBOX_COALESCE_KICKS = True
+    outbox.cache.delete(outbox.KICK_FLAG)
+
+    for key in ("c1", "c2", "c3"):
+        _enqueue_committed(key, django_capture_on_commit_callbacks)
+    assert kicked == [1]  # one run queued for the three messages
+
+    assert outbox.deliver_pending() == 3  # the run delivers all three, and clears the flag
+    _enqueue_committed("c4", django_capture_on_commit_callbacks)
+    assert kicked == [1, 1]  # a message after the run started asks for a new run
+    assert outbox.deliver_pending() == 1
+    assert len(sms_sent) == 4
+
+
+def test_kicks_are_not_coalesced_without_a_shared_cache(
+    db, settings, kicked, django_capture_on_commit_callbacks
+):
+    settings.OUTBOX_COALESCE_KICKS = False
+
+    for key in ("n1", "n2"):
+        _enqueue_committed(key, django_capture_on_commit_callbacks)
+
+    assert kicked == [1, 1]
+
+
+def test_kick_goes_out_when_the_cache_is_down(
+    db, settings, monkeypatch, kicked, sms_sent, django_capture_on_commit_callbacks
+):
+    settings.OUTBOX_COALESCE_KICKS = True
+
+    def down(*args, **kwargs):
+        raise ConnectionError("redis down")
+
+    monkeypatch.setattr(outbox.cache, "add", down)
+    monkeypatch.setattr(outbox.cache, "delete", down)
+    _enqueue_committed("d1", django_capture_on_commit_callbacks)
+    _enqueue_committed("d2", django_capture_on_commit_callbacks)
+
+    assert kicked == [1, 1]
+    assert outbox.deliver_pending() == 2  # and the run delivers without the flag
 
 
 def test_enqueue_survives_a_broker_outage(db, monkeypatch, django_capture_on_commit_callbacks):
     from accounts import tasks
 
-    def down(message_id):
+    def down():
         raise ConnectionError("broker down")
 
-    monkeypatch.setattr(tasks.task_deliver_message, "delay", down)
+    monkeypatch.setattr(tasks.task_deliver_outbox, "delay", down)
 
-    with django_capture_on_commit_callbacks(execute=True):
-        message = outbox.enqueue_message(
-            channel="phone", recipient="+33612345678", body="x", dedup_key="k7"
-        )
+    message = _enqueue_committed("k7", django_capture_on_commit_callbacks)
 
     assert OutboxMessage.objects.get(pk=message.pk).state == OutboxState.PENDING
+
+
+def test_a_run_delivers_in_batches_and_asks_for_more_when_out_of_time(
+    db, kicked, sms_sent, django_capture_on_commit_callbacks
+):
+    for i in range(5):
+        outbox.enqueue_message(
+            channel="phone", recipient="+33612345678", body="x", dedup_key=f"b{i}"
+        )
+
+    assert outbox.deliver_pending(limit=2, budget=-1) == 2  # one batch, then out of time
+    assert kicked == [1]  # the rest is asked for
+    assert outbox.deliver_pending(limit=2) == 3  # batches until one is not full
+    assert sorted(m["dedup_key"] for m in sms_sent) == [f"b{i}" for i in range(5)]

@@ -1,0 +1,64 @@
+"""The PostgreSQL backend checks a reused connection only when it has been idle a while."""
+
+import pytest
+from django.db import close_old_connections, connection
+
+pytestmark = [pytest.mark.postgres, pytest.mark.django_db(transaction=True)]
+
+
+@pytest.fixture
+def checks(monkeypatch):
+    """Counts the health checks (`SELECT 1` on the raw connection, unseen by Django's cursor)."""
+    made = []
+    real = connection.is_usable
+
+    def counted():
+        made.append(1)
+        return real()
+
+    monkeypatch.setattr(connection, "is_usable", counted)
+    monkeypatch.setattr(connection, "health_check_enabled", True)
+    return made
+
+
+def _request():
+    close_old_connections()  # what Django runs when a request starts (and when it ends)
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT 42")
+        return cursor.fetchone()[0]
+
+
+def test_a_connection_used_a_moment_ago_is_not_checked(checks):
+    _request()
+    checks.clear()
+
+    assert [_request() for _ in range(3)] == [42, 42, 42]
+    assert checks == []
+
+
+def test_an_idle_connection_is_checked_once_per_request(checks):
+    _request()
+    checks.clear()
+    connection.last_used -= connection.settings_dict["HEALTHY_FOR"] + 1  # idle since
+
+    assert _request() == 42
+    assert checks == [1]
+
+
+def test_a_connection_with_an_error_is_checked(checks):
+    _request()
+    checks.clear()
+    connection.errors_occurred = True  # an error that Django did not settle at request end
+
+    assert _request() == 42
+    assert checks, "a connection that had an error must be checked before reuse"
+
+
+def test_a_dead_connection_idle_for_a_while_is_replaced_without_error(checks):
+    _request()
+    old = connection.connection
+    old.close()  # as if the server or a firewall had cut it while idle
+    connection.last_used -= connection.settings_dict["HEALTHY_FOR"] + 1
+
+    assert _request() == 42
+    assert connection.connection is not old

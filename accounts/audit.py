@@ -3,13 +3,14 @@
 
 from django.db import models
 
+from accounts.inserts import insert
 from accounts.models import AuditEvent
 
 
 def record(action: str, **kwargs) -> AuditEvent:
     """Write one audit event now (arguments as for `event_for`)."""
     event = event_for(action, **kwargs)
-    event.save(force_insert=True)
+    insert(event)
     return event
 
 

@@ -10,9 +10,10 @@ and foreign keys still raise there. (On SQLite, the embedded default, Django wri
 `INSERT OR IGNORE`, which also skips NOT NULL and CHECK violations: validate values first.)
 """
 
-from django.db import router, transaction
+from django.db import connections, router, transaction
 from django.db.models import Model
 from django.db.models.constants import OnConflict
+from django.db.models.sql import InsertQuery
 
 
 def insert_or_skip(obj: Model) -> bool:
@@ -20,6 +21,16 @@ def insert_or_skip(obj: Model) -> bool:
 
     True: inserted, and `obj` is saved (pk and database-returned fields set). False: nothing
     was written. Like `bulk_create`, sends no `pre_save`/`post_save` signals."""
+    return _insert(obj, OnConflict.IGNORE)
+
+
+def insert(obj: Model) -> None:
+    """Insert `obj` (a row that cannot conflict, e.g. an audit event): `save(force_insert=True)`
+    without the signals, through the same compiled statement."""
+    _insert(obj, None)
+
+
+def _insert(obj: Model, on_conflict) -> bool:
     model = type(obj)
     opts = obj._meta
     using = router.db_for_write(model, instance=obj)
@@ -27,12 +38,19 @@ def insert_or_skip(obj: Model) -> bool:
     if obj.pk is None:
         fields = [f for f in fields if f is not opts.auto_field]
     returning = opts.db_returning_fields
+    connection = connections[using]
     with transaction.mark_for_rollback_on_error(using):
-        # Django's own bulk_create goes through `_insert` for ON CONFLICT; the public API
-        # cannot return the primary key of an ignored-conflict insert.
-        rows = model._base_manager.using(using)._insert(
-            [obj], fields=fields, returning_fields=returning, on_conflict=OnConflict.IGNORE
-        )
+        values = [field.pre_save(obj, True) for field in fields]
+        statement = _statement(connection, model, fields, returning, on_conflict, obj, values)
+        params = statement.params
+        if params is None:
+            params = [
+                f.get_db_prep_save(v, connection=connection)
+                for f, v in zip(fields, values, strict=True)
+            ]
+        with connection.cursor() as cursor:
+            cursor.execute(statement.sql, params)
+            rows = statement.returned(cursor)
     if not rows:
         return False
     for value, field in zip(rows[0], returning, strict=True):
@@ -40,6 +58,47 @@ def insert_or_skip(obj: Model) -> bool:
     obj._state.adding = False
     obj._state.db = using
     return True
+
+
+class _Statement:
+    """An INSERT compiled by Django's own compiler, kept for the next rows of the same model
+    and columns: compiling it again on every request (most of a request's inserts) costs more
+    than running it. Only rows without expressions (or database defaults) in their values
+    reuse it; their SQL does not depend on the values. Kept per connection object, i.e. per
+    thread and database, with the compiler that knows its returned columns' converters."""
+
+    def __init__(self, compiler, sql: str, returning, params=None):
+        self.compiler, self.sql = compiler, sql
+        self.params = params  # None: the row's own values, prepared for its columns
+        self.cols = [field.get_col(compiler.query.get_meta().db_table) for field in returning]
+        self.converters = compiler.get_converters(self.cols)
+
+    def returned(self, cursor) -> list:
+        if not self.cols:
+            return []
+        rows = self.compiler.connection.ops.fetch_returned_rows(
+            cursor, self.compiler.returning_params
+        )
+        if self.converters:
+            rows = self.compiler.apply_converters(rows, self.converters)
+        return list(rows)
+
+
+def _statement(connection, model, fields, returning, on_conflict, obj, values) -> _Statement:
+    cacheable = not any(hasattr(value, "resolve_expression") for value in values)
+    key = (model, tuple(f.attname for f in fields), on_conflict)
+    cache = connection.__dict__.setdefault("fairslot_inserts", {})
+    if cacheable and key in cache:
+        return cache[key]
+    query = InsertQuery(model, on_conflict=on_conflict)
+    query.insert_values(fields, [obj])
+    compiler = query.get_compiler(connection=connection)
+    compiler.returning_fields = returning
+    [(sql, params)] = compiler.as_sql()
+    if not cacheable:  # expressions: this statement's SQL and parameters are its own
+        return _Statement(compiler, sql, returning, params)
+    cache[key] = _Statement(compiler, sql, returning)
+    return cache[key]
 
 
 def one_or_none(queryset):

@@ -20,7 +20,7 @@ from django.utils.translation import gettext_lazy as _
 
 from accounts import audit, ratelimit
 from accounts.crypto import blind_index
-from accounts.inserts import insert_or_skip
+from accounts.inserts import insert, insert_or_skip
 from accounts.models import Contact, ContactCodeDevice, ContactKind
 from accounts.outbox import enqueue_message
 from config.errors import DomainError, Throttled
@@ -53,10 +53,10 @@ def get_or_create_contact(*, kind: str, value: str) -> Contact:
         user.set_unusable_password()
         if not insert_or_skip(user):
             return Contact.objects.select_related("device").get(value_hash=value_hash)
-        contact = Contact.objects.create(user=user, kind=kind, value=value, value_hash=value_hash)
-        contact.device = ContactCodeDevice.objects.create(
-            user=user, contact=contact, name=kind, confirmed=True
-        )
+        contact = Contact(user=user, kind=kind, value=value, value_hash=value_hash)
+        insert(contact)
+        contact.device = ContactCodeDevice(user=user, contact=contact, name=kind, confirmed=True)
+        insert(contact.device)
     return contact
 
 

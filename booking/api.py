@@ -5,7 +5,7 @@ entry for the same registration. Errors are JSON `{"code", "message"}` in the re
 language (config.errors.api_exception_handler). Unknown fields are refused, never stored.
 """
 
-from django.shortcuts import get_object_or_404
+from django.http import Http404
 from django.utils.translation import get_language
 from django.utils.translation import gettext_lazy as _
 from drf_spectacular.utils import extend_schema
@@ -18,7 +18,7 @@ from accounts import pow
 from accounts.models import ContactKind, IdentityKind
 from booking import registration
 from booking.forms import WEEKDAYS
-from booking.models import Channel, Window
+from booking.models import Channel
 from booking.web import client_ip
 
 
@@ -112,7 +112,9 @@ class RegistrationStart(PublicAPIView):
         # Only an unknown window is 404 here: whether it is open (by database time) and offers
         # the procedure, the service checks in one query, and a closed window gets its own
         # answer (409 window_closed), clearer to a partner tool than "not found".
-        window = get_object_or_404(Window, code=fields.pop("window"))
+        window = registration.window_by_code(fields.pop("window"))
+        if window is None:
+            raise Http404
         proof = fields.pop("proof", None)
         pending = registration.start_registration(
             window=window,

@@ -23,7 +23,7 @@ from django.utils.translation import gettext_lazy as _
 from accounts import audit, otp
 from accounts.crypto import blind_index
 from accounts.inserts import insert_or_skip, one_or_none
-from accounts.models import Contact, ContactKind, IdentityKind, Person
+from accounts.models import Contact, ContactCodeDevice, ContactKind, IdentityKind, Person
 from accounts.normalize import (
     NormalizationError,
     normalize_contact,
@@ -32,6 +32,7 @@ from accounts.normalize import (
     normalize_passport,
 )
 from accounts.outbox import enqueue_message
+from accounts.prepared import Joined, Prepared
 from booking.models import (
     MAX_ENTRIES_PER_CONTACT,
     Channel,
@@ -126,15 +127,19 @@ def _normalised(data: RegistrationInput) -> dict:
     }
 
 
+# One query answers "open now, by database time?" and "which procedures?".
+_OPEN_WINDOW_PROCEDURES = Prepared(
+    lambda window_id: Window.objects.filter(
+        pk=window_id, state=WindowState.OPEN, opens_at__lte=Now(), closes_at__gt=Now()
+    ).values_list("procedures__code", "procedures__id"),
+    int,
+)
+
+
 def _check_window(window: Window, answers: dict) -> Procedure:
     """Refuse unless the window is open (by database time) and offers the chosen procedure,
     which is returned (only its id and code loaded)."""
-    # One query answers "open now, by database time?" and "which procedures?".
-    procedures = dict(
-        Window.objects.filter(
-            pk=window.pk, state=WindowState.OPEN, opens_at__lte=Now(), closes_at__gt=Now()
-        ).values_list("procedures__code", "procedures__id")
-    )
+    procedures = dict(_OPEN_WINDOW_PROCEDURES.rows(window.pk))
     if not procedures:
         raise Conflict("window_closed", _("This registration window is closed."))
     if answers["procedure"] not in procedures:
@@ -149,6 +154,17 @@ def _check_window(window: Window, answers: dict) -> Procedure:
         raise FieldError("birth_date", "birth_date", _("The birth date is in the future."))
     code = answers["procedure"]
     return Procedure.from_db(Procedure.objects.db, ["id", "code"], [procedures[code], code])
+
+
+_WINDOW = Joined(Window)
+_WINDOW_BY_CODE = Prepared(
+    lambda code: Window.objects.filter(code=code).values_list(*_WINDOW.names())[:1], str
+)
+
+
+def window_by_code(code: str) -> Window | None:
+    rows = _WINDOW_BY_CODE.rows(code)
+    return _WINDOW.split(rows[0])[0] if rows else None
 
 
 def start_registration(
@@ -188,7 +204,7 @@ def start_registration(
 
 
 def _live_pending():
-    return PendingRegistration.objects.filter(created_at__gt=timezone.now() - PENDING_TTL)
+    return PendingRegistration.objects.filter(created_at__gt=Now() - PENDING_TTL)
 
 
 def _not_found() -> DomainError:
@@ -199,16 +215,24 @@ def _not_found() -> DomainError:
     )
 
 
+# Only what verify needs; the window and the entry load on use (the entry only exists once
+# registered).
+_FOR_VERIFY = Joined(
+    PendingRegistration, ("contact", Contact), ("contact__device", ContactCodeDevice)
+)
+_PENDING_BY_TOKEN = Prepared(
+    lambda token: _live_pending().filter(token=token).values_list(*_FOR_VERIFY.names())[:1], str
+)
+
+
 def get_pending(token: str) -> PendingRegistration:
-    pending = one_or_none(
-        _live_pending()
-        # Only what verify needs; the window and the entry load on use (the entry only exists
-        # once registered). Fewer joins: less SQL to compile on every request.
-        .select_related("contact", "contact__device")
-        .filter(token=token)
-    )
-    if pending is None:
+    rows = _PENDING_BY_TOKEN.rows(token)
+    if not rows:
         raise _not_found()
+    pending, contact, device = _FOR_VERIFY.split(rows[0])
+    if device is not None:
+        contact.device = device
+    pending.contact = contact
     return pending
 
 
@@ -314,20 +338,36 @@ def _create_entry(
     raise _contact_full()
 
 
-def _locked_pending(**lookup) -> PendingRegistration:
+# The entry (and its procedure) only exist on a repeated submit: loaded then, on use.
+_FOR_SUBMIT = Joined(PendingRegistration, ("window", Window), ("contact", Contact))
+
+
+def _locked(**lookup):
     refused = DuplicateAttempt.objects.filter(
         contact=OuterRef("contact"), window=OuterRef("window")
     ).values("count")[:1]
-    pending = one_or_none(
+    return (
         _live_pending()
         .select_for_update(of=("self",))
-        # The entry (and its procedure) only exist on a repeated submit: loaded then, on use.
-        .select_related("window", "contact")
         .annotate(refused=Coalesce(Subquery(refused), 0))
         .filter(**lookup)
+        .values_list(*_FOR_SUBMIT.names(), "refused")[:1]
     )
-    if pending is None:
+
+
+_LOCKED_BY = {
+    "pk": Prepared(lambda pk: _locked(pk=pk), int),
+    "token": Prepared(lambda token: _locked(token=token), str),
+}
+
+
+def _locked_pending(**lookup) -> PendingRegistration:
+    ((key, value),) = lookup.items()
+    rows = _LOCKED_BY[key].rows(value)
+    if not rows:
         raise _not_found()
+    pending, window, contact = _FOR_SUBMIT.split(rows[0])
+    pending.window, pending.contact, pending.refused = window, contact, rows[0][-1]
     return pending
 
 

@@ -1,0 +1,114 @@
+"""Reads whose SQL Django compiles once per connection, then runs with new values.
+
+For the short statements of a registration, building and compiling a queryset costs more than
+running it (py-spy on bench/registration.py: the ORM was 70 to 77 % of the time of the window
+check and of the pending registration's reads). A `Prepared` read builds its queryset once with
+probe values in place of its parameters, compiles it with Django's own compiler, finds where
+each probe landed among the compiled parameters, and keeps the SQL; a call puts the values in
+those places and runs it. Results come back as from `values_list`, through the same converters
+(decryption, dates on SQLite).
+
+The rules that make this safe: the queryset is a `values_list`; its parameters are ints or
+strings that the ORM passes through unchanged (primary keys, codes, tokens); anything else
+(times: use the database's `Now()`) is a constant of the query. Preparing compiles twice with
+different probes and fails loudly unless the two agree on everything but the probes.
+"""
+
+import itertools
+
+from django.db import DEFAULT_DB_ALIAS, connections
+
+_PROBES = {
+    int: (lambda i, round_: 7_340_000_000_000 + 1000 * round_ + i),
+    str: (lambda i, round_: f"~fairslot-probe-{round_}-{i}~"),
+}
+
+
+class PreparedError(Exception):
+    """The queryset does not compile to one SQL text whatever its parameters."""
+
+
+class _Statement:
+    def __init__(self, compiler, sql: str, params: list, slots: list[tuple[int, int]]):
+        self.compiler, self.sql, self.params, self.slots = compiler, sql, params, slots
+        columns = [expression for expression, _sql, _alias in compiler.select]
+        self.converters = compiler.get_converters(columns[: compiler.col_count])
+
+
+class Prepared:
+    """`Prepared(build, int, str)`: `build(a, b)` returns a `values_list` queryset whose
+    parameters are an int and a string; `.rows(1, "x")` runs it and returns the rows."""
+
+    def __init__(self, build, *kinds: type):
+        if any(kind not in _PROBES for kind in kinds):
+            raise PreparedError(f"parameters must be int or str, not {kinds}")
+        self.build, self.kinds = build, kinds
+
+    def rows(self, *args) -> list:
+        if len(args) != len(self.kinds) or any(
+            type(arg) is not kind for arg, kind in zip(args, self.kinds, strict=False)
+        ):
+            raise TypeError(f"expected values of types {self.kinds}, got {args!r}")
+        connection = connections[DEFAULT_DB_ALIAS]
+        cache = connection.__dict__.setdefault("fairslot_prepared", {})
+        statement = cache.get(self)
+        if statement is None:
+            statement = cache[self] = self._prepare(connection)
+        params = list(statement.params)
+        for position, index in statement.slots:
+            params[position] = args[index]
+        with connection.cursor() as cursor:
+            cursor.execute(statement.sql, params)
+            rows = cursor.fetchall()
+        if statement.converters:
+            rows = list(statement.compiler.apply_converters(rows, statement.converters))
+        return rows
+
+    def _compile(self, connection, round_: int):
+        probes = [_PROBES[kind](i, round_) for i, kind in enumerate(self.kinds)]
+        compiler = self.build(*probes).query.get_compiler(connection=connection)
+        sql, params = compiler.as_sql()
+        return compiler, sql, list(params), probes
+
+    def _prepare(self, connection) -> _Statement:
+        compiler, sql, params, probes = self._compile(connection, 1)
+        _, other_sql, other_params, other_probes = self._compile(connection, 2)
+        if sql != other_sql or len(params) != len(other_params):
+            raise PreparedError("the SQL depends on the values of the parameters")
+        slots = []
+        for position, (value, other) in enumerate(zip(params, other_params, strict=True)):
+            if value == other:
+                continue  # a constant of the query
+            index = next((i for i, probe in enumerate(probes) if value == probe), None)
+            if index is None or other != other_probes[index]:
+                raise PreparedError(f"parameter {position} is neither a constant nor a value")
+            slots.append((position, index))
+        if {index for _, index in slots} != set(range(len(self.kinds))):
+            raise PreparedError("a parameter does not reach the SQL unchanged")
+        return _Statement(compiler, sql, params, slots)
+
+
+class Joined:
+    """Rows of a model and of models joined to it, read with `values_list` and made into
+    instances: `Joined(Pending, ("contact", Contact))` names the columns to read and splits a row
+    into a Pending and its Contact (None when a LEFT JOIN found no row)."""
+
+    def __init__(self, model, *related: tuple[str, type]):
+        self.parts = [("", model), *related]
+        self.attnames = {m: [f.attname for f in m._meta.concrete_fields] for _p, m in self.parts}
+
+    def names(self) -> list[str]:
+        return [
+            f"{path}__{name}" if path else name
+            for path, model in self.parts
+            for name in self.attnames[model]
+        ]
+
+    def split(self, row) -> list:
+        objects, values = [], iter(row)
+        for _path, model in self.parts:
+            names = self.attnames[model]
+            chunk = list(itertools.islice(values, len(names)))
+            pk = chunk[names.index(model._meta.pk.attname)]
+            objects.append(None if pk is None else model.from_db(DEFAULT_DB_ALIAS, names, chunk))
+        return objects

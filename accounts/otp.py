@@ -9,11 +9,12 @@ import hashlib
 import hmac
 import logging
 import secrets
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.db import transaction
+from django.db.models import F
 from django.utils import timezone, translation
 from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
@@ -23,6 +24,7 @@ from accounts.crypto import blind_index
 from accounts.inserts import insert, insert_or_skip
 from accounts.models import Contact, ContactCodeDevice, ContactKind
 from accounts.outbox import enqueue_message
+from accounts.prepared import PreparedUpdate
 from config.errors import DomainError, Throttled
 
 logger = logging.getLogger(__name__)
@@ -103,6 +105,22 @@ def _send_rules(contact: Contact, client_ip: str, proof_ok: bool) -> list:
     return rules
 
 
+_ISSUE = PreparedUpdate(
+    lambda pk, sent_count, now, token, valid_until: (
+        ContactCodeDevice.objects.filter(pk=pk, sent_count=sent_count).exclude(
+            locked_until__gt=now
+        ),
+        {
+            "token": token,
+            "valid_until": valid_until,
+            "attempts": 0,
+            "sent_count": F("sent_count") + 1,  # = the count read + 1, which the WHERE holds
+        },
+    ),
+    int, int, datetime, str, datetime,
+)  # fmt: skip
+
+
 def _issue(device: ContactCodeDevice, code: str, now) -> tuple[ContactCodeDevice, bool]:
     """Store a new code on the device, voiding the previous one, unless the contact is locked.
     Returns the device and whether the code was stored."""
@@ -114,10 +132,8 @@ def _issue(device: ContactCodeDevice, code: str, now) -> tuple[ContactCodeDevice
     }
     # Usually the device is as we read it with the contact: then one conditional UPDATE does it
     # (the row lock is the UPDATE's own, and the WHERE is rechecked on the latest row version).
-    issued = (
-        ContactCodeDevice.objects.filter(pk=device.pk, sent_count=device.sent_count)
-        .exclude(locked_until__gt=now)
-        .update(**fields)
+    issued = _ISSUE.update(
+        device.pk, device.sent_count, now, fields["token"], fields["valid_until"]
     )
     if not issued:  # locked, or changed since we read it: decide on the locked row
         device = ContactCodeDevice.objects.select_for_update().get(pk=device.pk)
@@ -157,6 +173,23 @@ def wrong_code() -> DomainError:
     return DomainError("code_wrong", _("This code is not right. Check it and try again."))
 
 
+_SPEND = PreparedUpdate(
+    lambda pk, token, now: (
+        ContactCodeDevice.objects.filter(pk=pk, token=token, valid_until__gt=now).exclude(
+            locked_until__gt=now
+        ),
+        {"token": None, "valid_until": now, "attempts": 0, "consecutive_failures": 0},
+    ),
+    int, str, datetime,
+)  # fmt: skip
+_VERIFIED = PreparedUpdate(
+    lambda pk, now: (
+        Contact.objects.filter(pk=pk, verified_at__isnull=True), {"verified_at": now}
+    ),
+    int, datetime,
+)  # fmt: skip
+
+
 def check_code(*, contact: Contact, code: str) -> bool:
     """Check a code inside the caller's transaction. True: it was right, it is spent and the
     contact is verified. False: it was wrong and the failure is counted; the caller commits,
@@ -169,13 +202,7 @@ def check_code(*, contact: Contact, code: str) -> bool:
         # A right code, unexpired, on an unlocked contact: one conditional UPDATE checks and
         # spends it. Only one request can match and clear the token, so it stays single use.
         # (Comparing keyed hashes in SQL leaks nothing useful through timing.)
-        spent = (
-            ContactCodeDevice.objects.filter(
-                pk=device.pk, token=_code_hash(device.pk, candidate), valid_until__gt=now
-            )
-            .exclude(locked_until__gt=now)
-            .update(token=None, valid_until=now, attempts=0, consecutive_failures=0)
-        )
+        spent = _SPEND.update(device.pk, _code_hash(device.pk, candidate), now)
         if not spent:  # find out why on the locked row, and count the failure
             device = contact.device = ContactCodeDevice.objects.select_for_update().get(
                 pk=device.pk
@@ -195,7 +222,7 @@ def check_code(*, contact: Contact, code: str) -> bool:
         device.token, device.valid_until = None, now
         device.attempts = device.consecutive_failures = 0
         if contact.verified_at is None:
-            Contact.objects.filter(pk=contact.pk, verified_at__isnull=True).update(verified_at=now)
+            _VERIFIED.update(contact.pk, now)
             contact.verified_at = now
         audit.record("otp.verified", target=contact)
     return True

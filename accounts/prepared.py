@@ -8,20 +8,34 @@ each probe landed among the compiled parameters, and keeps the SQL; a call puts 
 those places and runs it. Results come back as from `values_list`, through the same converters
 (decryption, dates on SQLite).
 
-The rules that make this safe: the queryset is a `values_list`; its parameters are ints or
-strings that the ORM passes through unchanged (primary keys, codes, tokens); anything else
-(times: use the database's `Now()`) is a constant of the query. Preparing compiles twice with
+The rules that make this safe: the queryset is a `values_list` (or, for `PreparedUpdate`, what
+`update()` is given); its parameters are ints, strings or aware datetimes, which the ORM passes
+through unchanged or adapts as `_as_param` does (primary keys, codes, tokens, times); anything
+else is a constant of the query. Preparing compiles twice with
 different probes and fails loudly unless the two agree on everything but the probes.
 """
 
 import itertools
+from datetime import UTC, datetime
 
-from django.db import DEFAULT_DB_ALIAS, connections
+from django.db import DEFAULT_DB_ALIAS, connections, transaction
+from django.db.models.sql import UpdateQuery
 
 _PROBES = {
-    int: (lambda i, round_: 7_340_000_000_000 + 1000 * round_ + i),
+    # Within every integer field's range (PostgreSQL's smallint too: a lookup out of range
+    # compiles to nothing).
+    int: (lambda i, round_: 20_000 + 1000 * round_ + i),
     str: (lambda i, round_: f"~fairslot-probe-{round_}-{i}~"),
+    datetime: (lambda i, round_: datetime(1901, 1, 1, 0, round_, i, 123456, tzinfo=UTC)),
 }
+
+
+def _as_param(value, connection):
+    """A value as the ORM passes it for a field of its type: ints and strings unchanged,
+    aware datetimes as the backend stores them (unchanged on PostgreSQL, text on SQLite)."""
+    if type(value) is datetime:
+        return connection.ops.adapt_datetimefield_value(value)
+    return value
 
 
 class PreparedError(Exception):
@@ -31,20 +45,28 @@ class PreparedError(Exception):
 class _Statement:
     def __init__(self, compiler, sql: str, params: list, slots: list[tuple[int, int]]):
         self.compiler, self.sql, self.params, self.slots = compiler, sql, params, slots
-        columns = [expression for expression, _sql, _alias in compiler.select]
-        self.converters = compiler.get_converters(columns[: compiler.col_count])
+        # A read's columns go through their fields' converters; an update returns none.
+        columns = [expression for expression, _sql, _alias in compiler.select or ()]
+        self.converters = compiler.get_converters(columns[: getattr(compiler, "col_count", 0)])
 
 
 class Prepared:
     """`Prepared(build, int, str)`: `build(a, b)` returns a `values_list` queryset whose
-    parameters are an int and a string; `.rows(1, "x")` runs it and returns the rows."""
+    parameters are an int and a string; `.rows(1, "x")` runs it and returns the rows.
+    Parameters may be ints, strings or aware datetimes."""
 
     def __init__(self, build, *kinds: type):
         if any(kind not in _PROBES for kind in kinds):
-            raise PreparedError(f"parameters must be int or str, not {kinds}")
+            raise PreparedError(f"parameters must be int, str or datetime, not {kinds}")
         self.build, self.kinds = build, kinds
 
     def rows(self, *args) -> list:
+        statement, rows = self._run(args, fetch=True)
+        if statement.converters:
+            rows = list(statement.compiler.apply_converters(rows, statement.converters))
+        return rows
+
+    def _run(self, args, fetch: bool):
         if len(args) != len(self.kinds) or any(
             type(arg) is not kind for arg, kind in zip(args, self.kinds, strict=False)
         ):
@@ -56,19 +78,22 @@ class Prepared:
             statement = cache[self] = self._prepare(connection)
         params = list(statement.params)
         for position, index in statement.slots:
-            params[position] = args[index]
-        with connection.cursor() as cursor:
+            params[position] = _as_param(args[index], connection)
+        with (
+            transaction.mark_for_rollback_on_error(DEFAULT_DB_ALIAS),
+            connection.cursor() as cursor,
+        ):
             cursor.execute(statement.sql, params)
-            rows = cursor.fetchall()
-        if statement.converters:
-            rows = list(statement.compiler.apply_converters(rows, statement.converters))
-        return rows
+            return statement, (cursor.fetchall() if fetch else cursor.rowcount)
+
+    def _query(self, probes):
+        return self.build(*probes).query
 
     def _compile(self, connection, round_: int):
         probes = [_PROBES[kind](i, round_) for i, kind in enumerate(self.kinds)]
-        compiler = self.build(*probes).query.get_compiler(connection=connection)
+        compiler = self._query(probes).get_compiler(connection=connection)
         sql, params = compiler.as_sql()
-        return compiler, sql, list(params), probes
+        return compiler, sql, list(params), [_as_param(p, connection) for p in probes]
 
     def _prepare(self, connection) -> _Statement:
         compiler, sql, params, probes = self._compile(connection, 1)
@@ -86,6 +111,24 @@ class Prepared:
         if {index for _, index in slots} != set(range(len(self.kinds))):
             raise PreparedError("a parameter does not reach the SQL unchanged")
         return _Statement(compiler, sql, params, slots)
+
+
+class PreparedUpdate(Prepared):
+    """`PreparedUpdate(build, int, datetime)`: `build(a, b)` returns `(queryset, values)`, what
+    `queryset.update(**values)` would be given; `.update(1, now)` runs it and returns the
+    number of rows changed. Inside the caller's transaction, like `QuerySet.update`."""
+
+    def update(self, *args) -> int:
+        return self._run(args, fetch=False)[1]
+
+    def _query(self, probes):
+        queryset, values = self.build(*probes)
+        query = queryset.query.chain(UpdateQuery)
+        query.add_update_values(values)
+        query.annotations = {}
+        if query.related_updates:
+            raise PreparedError("updates of parent models are not prepared")
+        return query
 
 
 class Joined:

@@ -9,7 +9,7 @@ matched, and at most three times per verified contact and window.
 import json
 import logging
 from dataclasses import asdict, dataclass, field, fields
-from datetime import date, timedelta
+from datetime import date, datetime, timedelta
 from functools import partial
 
 from django.core import signing
@@ -32,7 +32,7 @@ from accounts.normalize import (
     normalize_passport,
 )
 from accounts.outbox import enqueue_message
-from accounts.prepared import Joined, Prepared
+from accounts.prepared import Joined, Prepared, PreparedUpdate
 from booking.models import (
     MAX_ENTRIES_PER_CONTACT,
     Channel,
@@ -236,6 +236,18 @@ def get_pending(token: str) -> PendingRegistration:
     return pending
 
 
+_PENDING_VERIFIED = PreparedUpdate(
+    lambda pk, now: (PendingRegistration.objects.filter(pk=pk), {"verified_at": now}),
+    int,
+    datetime,
+)
+_PENDING_REGISTERED = PreparedUpdate(
+    lambda pk, entry_pk: (PendingRegistration.objects.filter(pk=pk), {"entry_id": entry_pk}),
+    int,
+    int,
+)
+
+
 def verify_registration(*, pending: PendingRegistration, code: str) -> None:
     # The pending registration is marked in the transaction that spends the code; a wrong code's
     # failure count is committed before the refusal.
@@ -243,7 +255,7 @@ def verify_registration(*, pending: PendingRegistration, code: str) -> None:
         right = otp.check_code(contact=pending.contact, code=code)
         if right:
             now = timezone.now()
-            PendingRegistration.objects.filter(pk=pending.pk).update(verified_at=now)
+            _PENDING_VERIFIED.update(pending.pk, now)
     if not right:
         raise otp.wrong_code()
     pending.verified_at = now
@@ -412,7 +424,7 @@ def submit_registration(
         if entry is None:
             _count_duplicate(pending)
         else:
-            PendingRegistration.objects.filter(pk=pending.pk).update(entry=entry)
+            _PENDING_REGISTERED.update(pending.pk, entry.pk)
             audit.record(
                 "entry.registered",
                 target=entry,

@@ -1,5 +1,7 @@
 """Reads compiled once and run again with new values (accounts.prepared)."""
 
+from datetime import datetime, timedelta
+
 import pytest
 from django.db import connections
 from django.db.models.sql.compiler import SQLCompiler
@@ -7,7 +9,7 @@ from django.utils import timezone
 
 from accounts.models import Contact, ContactCodeDevice
 from accounts.otp import get_or_create_contact
-from accounts.prepared import Joined, Prepared, PreparedError
+from accounts.prepared import Joined, Prepared, PreparedError, PreparedUpdate
 from booking.models import Window
 from tests.factories import WindowFactory
 
@@ -120,3 +122,35 @@ def test_values_of_the_wrong_type_are_refused(db):
         read.rows("1")
     with pytest.raises(PreparedError):
         Prepared(lambda when: Window.objects.filter(opens_at=when), object)
+
+
+def test_an_update_changes_the_rows_the_orm_would(db):
+    contacts = [get_or_create_contact(kind="phone", value=f"+3361234100{i}") for i in range(3)]
+    Contact.objects.update(verified_at=None)
+    verify = PreparedUpdate(
+        lambda pk, now: (
+            Contact.objects.filter(pk=pk, verified_at__isnull=True),
+            {"verified_at": now},
+        ),
+        int,
+        datetime,
+    )
+    first, later = timezone.now(), timezone.now() + timedelta(hours=1)
+
+    assert verify.update(contacts[0].pk, first) == 1
+    assert verify.update(contacts[0].pk, later) == 0  # the WHERE holds no more
+    assert verify.update(contacts[2].pk, later) == 1
+
+    stored = dict(Contact.objects.values_list("pk", "verified_at"))
+    assert stored == {contacts[0].pk: first, contacts[1].pk: None, contacts[2].pk: later}
+
+
+def test_an_update_with_a_value_computed_from_a_parameter_is_refused(db):
+    extend = PreparedUpdate(
+        lambda pk, now: (Contact.objects.filter(pk=pk), {"verified_at": now + timedelta(1)}),
+        int,
+        datetime,
+    )
+
+    with pytest.raises(PreparedError):
+        extend.update(1, timezone.now())

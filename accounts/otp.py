@@ -24,7 +24,7 @@ from accounts.crypto import blind_index
 from accounts.inserts import insert, insert_or_skip
 from accounts.models import Contact, ContactCodeDevice, ContactKind
 from accounts.outbox import enqueue_message
-from accounts.prepared import PreparedUpdate
+from accounts.prepared import Joined, Prepared, PreparedUpdate
 from config.errors import DomainError, Throttled
 
 logger = logging.getLogger(__name__)
@@ -38,15 +38,28 @@ IP_LIMIT_WITH_PROOF = 30  # per hour
 IP_LIMIT_WITHOUT_PROOF = 5  # per hour, for browsers without JavaScript
 
 
+_CONTACT, _DEVICE = Joined(Contact), Joined(ContactCodeDevice)
+_CONTACT_BY_HASH = Prepared(
+    lambda value_hash: Contact.objects.filter(value_hash=value_hash).values_list(*_CONTACT.names()),
+    str,
+)
+_DEVICE_OF_CONTACT = Prepared(
+    lambda contact_pk: ContactCodeDevice.objects.filter(contact_id=contact_pk).values_list(
+        *_DEVICE.names()
+    ),
+    int,
+)
+
+
 def get_or_create_contact(*, kind: str, value: str) -> Contact:
     """`value` must already be normalised (E.164 phone, lower-case e-mail). The contact comes
     with its code device (`contact.device`) already loaded.
 
-    Known or new, the contact costs nearly the same statements, so that the time of the answer
+    Known or new, the contact costs the same three statements, so that the time of the answer
     says little about whether this phone or e-mail was used before (bench/enumeration.py): the
     user row, whose name derives from the contact, is inserted first; for a known contact that
-    insert meets the unique name and writes nothing, and one read follows; for a new one the
-    contact and its device follow. Two requests creating the same contact meet on that row
+    insert meets the unique name and writes nothing, and the contact then its device are read;
+    for a new one they are inserted. Two requests creating the same contact meet on that row
     too: the loser waits for the winner and reads its rows. All three rows or none, inside the
     caller's transaction, without a savepoint of its own."""
     value_hash = blind_index("contact", value)
@@ -54,7 +67,9 @@ def get_or_create_contact(*, kind: str, value: str) -> Contact:
         user = get_user_model()(username=f"c-{value_hash[:24]}")
         user.set_unusable_password()
         if not insert_or_skip(user):
-            return Contact.objects.select_related("device").get(value_hash=value_hash)
+            (contact,) = _CONTACT.split(_CONTACT_BY_HASH.rows(value_hash)[0])
+            (contact.device,) = _DEVICE.split(_DEVICE_OF_CONTACT.rows(contact.pk)[0])
+            return contact
         contact = Contact(user=user, kind=kind, value=value, value_hash=value_hash)
         insert(contact)
         contact.device = ContactCodeDevice(user=user, contact=contact, name=kind, confirmed=True)

@@ -121,6 +121,22 @@ def _post(conn, path, body, ip):
     return response.status, payload, time.perf_counter() - start
 
 
+def registration_body(window: str, n: int) -> dict:
+    """The answers of the n-th synthetic applicant (phone +3361nnnnnnn)."""
+    return {
+        "window": window,
+        "procedure": "RENEWAL",
+        "identity_kind": "agdref",
+        "identifier": f"{7000000000 + n}",
+        "family_name": f"Bench{n}",
+        "given_names": "Test",
+        "birth_date": "1990-01-01",
+        "nationality": "AF",
+        "contact_kind": "phone",
+        "contact": f"+3361{n:07d}",
+    }
+
+
 def _registration_worker(args):
     worker, count, window = args
     from django.db import connection
@@ -131,18 +147,7 @@ def _registration_worker(args):
         n = worker * 100000 + i
         ip = f"10.{worker % 250}.{i // 250 % 250}.{i % 250}"
         phone = f"+3361{n:07d}"
-        body = {
-            "window": window,
-            "procedure": "RENEWAL",
-            "identity_kind": "agdref",
-            "identifier": f"{7000000000 + n}",
-            "family_name": f"Bench{n}",
-            "given_names": "Test",
-            "birth_date": "1990-01-01",
-            "nationality": "AF",
-            "contact_kind": "phone",
-            "contact": phone,
-        }
+        body = registration_body(window, n)
         began = time.perf_counter()
         status, payload, t1 = _post(conn, "/api/v1/registrations/", body, ip)
         if status != 202:

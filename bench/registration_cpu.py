@@ -1,0 +1,76 @@
+"""CPU per registration inside one process (no HTTP server, no other clients): the three API
+requests through Django's test client against PostgreSQL and Redis, and in the same process the
+baseline view's request. Steadier than bench/registration.py for comparing two versions of the
+code on a shared machine, since it counts this process's CPU time rather than a rate.
+
+    DATABASE_URL=postgres://postgres@127.0.0.1:5432/fairslot_bench \
+    REDIS_URL=redis://127.0.0.1:6379/13 .venv/bin/python bench/registration_cpu.py --count 400
+
+The database is wiped first (its name must end in _bench). The code is read back from the
+outbox as in bench/registration.py, and that read is counted in the registration's CPU.
+"""
+
+import argparse
+import json
+import os
+import sys
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from bench import registration as bench
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--count", type=int, default=400)
+    args = parser.parse_args()
+    if not os.environ.get("DATABASE_URL", "").rstrip("/").endswith("_bench"):
+        sys.exit("bench/registration_cpu.py wipes its database: its name must end in _bench.")
+    bench._setup_django()
+    window = bench._prepare()
+    from django.test import Client
+
+    client = Client(HTTP_HOST="127.0.0.1")
+
+    def post(path, body, ip):
+        response = client.post(
+            path, json.dumps(body), content_type="application/json", HTTP_X_FORWARDED_FOR=ip
+        )
+        return response.status_code, response
+
+    def register(n):
+        ip, phone = f"10.{n // 62500 % 250}.{n // 250 % 250}.{n % 250}", f"+3361{n:07d}"
+        status, response = post("/api/v1/registrations/", bench.registration_body(window, n), ip)
+        assert status == 202, response.content
+        token = response.json()["token"]
+        status, response = post(
+            "/api/v1/registrations/verify/", {"token": token, "code": bench._code_for(phone)}, ip
+        )
+        assert status == 200, response.content
+        status, response = post("/api/v1/registrations/submit/", {"token": token}, ip)
+        assert status == 201, response.content
+
+    def baseline(_n):
+        status, response = post("/bench/baseline/", {}, "10.0.0.1")
+        assert status == 201, response.content
+
+    for n in range(20):  # warm up: imports, connections, compiled statements
+        register(n)
+        baseline(n)
+    began = time.process_time()
+    for n in range(100, 100 + args.count):
+        register(n)
+    registration = (time.process_time() - began) / args.count
+    began = time.process_time()
+    for n in range(3 * args.count):
+        baseline(n)
+    request = (time.process_time() - began) / (3 * args.count)
+    print(f"CPU per registration (3 requests): {registration * 1000:.2f} ms")
+    print(f"CPU per baseline request: {request * 1000:.2f} ms")
+    print(f"registration / 3 baseline requests: {registration / (3 * request):.1f}")
+
+
+if __name__ == "__main__":
+    main()

@@ -40,14 +40,10 @@ def _insert(obj: Model, on_conflict) -> bool:
     returning = opts.db_returning_fields
     connection = connections[using]
     with transaction.mark_for_rollback_on_error(using):
-        values = [field.pre_save(obj, True) for field in fields]
-        statement = _statement(connection, model, fields, returning, on_conflict, obj, values)
-        params = statement.params
-        if params is None:
-            params = [
-                f.get_db_prep_save(v, connection=connection)
-                for f, v in zip(fields, values, strict=True)
-            ]
+        statement = _statement(connection, model, fields, returning, on_conflict, obj)
+        params = statement.params  # a statement of its own holds its row's values
+        if params is None:  # as the compiler prepares them (auto_now fields set on `obj`)
+            params = [f.get_db_prep_save(f.pre_save(obj, True), connection) for f in fields]
         with connection.cursor() as cursor:
             cursor.execute(statement.sql, params)
             rows = statement.returned(cursor)
@@ -84,8 +80,8 @@ class _Statement:
         return list(rows)
 
 
-def _statement(connection, model, fields, returning, on_conflict, obj, values) -> _Statement:
-    cacheable = not any(hasattr(value, "resolve_expression") for value in values)
+def _statement(connection, model, fields, returning, on_conflict, obj) -> _Statement:
+    cacheable = not any(hasattr(getattr(obj, f.attname), "resolve_expression") for f in fields)
     key = (model, tuple(f.attname for f in fields), on_conflict)
     cache = connection.__dict__.setdefault("fairslot_inserts", {})
     if cacheable and key in cache:

@@ -11,8 +11,8 @@ those places and runs it. Results come back as from `values_list`, through the s
 The rules that make this safe: the queryset is a `values_list` (or, for `PreparedUpdate`, what
 `update()` is given); its parameters are ints, strings or aware datetimes, which the ORM passes
 through unchanged or adapts as `_as_param` does (primary keys, codes, tokens, times); anything
-else is a constant of the query. Preparing compiles twice with
-different probes and fails loudly unless the two agree on everything but the probes.
+else is a constant of the query. Preparing compiles twice with different probes and fails
+loudly unless the two agree on everything but the probes.
 """
 
 import itertools

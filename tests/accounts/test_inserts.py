@@ -60,6 +60,14 @@ def test_values_are_prepared_per_row_as_the_orm_would(db, compiled):
     assert row.created_at is not None and later.created_at >= row.created_at  # auto_now_add
 
 
+def test_the_saved_object_holds_the_stored_values_on_first_use_too(db, compiled):
+    row = _message("i9")  # the cache is empty: this insert compiles its statement
+    assert insert_or_skip(row)
+
+    stored = OutboxMessage.objects.get(pk=row.pk)
+    assert (row.created_at, row.next_attempt_at) == (stored.created_at, stored.next_attempt_at)
+
+
 def test_a_conflict_inserts_nothing_and_says_so(db, compiled):
     assert insert_or_skip(_message("i5"))
     again = _message("i5")

@@ -91,6 +91,7 @@ def _statement(connection, model, fields, returning, on_conflict, obj) -> _State
     compiler = query.get_compiler(connection=connection)
     compiler.returning_fields = returning
     [(sql, params)] = compiler.as_sql()
+    query.objs = []  # the kept compiler must not keep this row (personal data) alive
     if not cacheable:  # expressions: this statement's SQL and parameters are its own
         return _Statement(compiler, sql, returning, params)
     cache[key] = _Statement(compiler, sql, returning)

@@ -68,6 +68,13 @@ def test_the_saved_object_holds_the_stored_values_on_first_use_too(db, compiled)
     assert (row.created_at, row.next_attempt_at) == (stored.created_at, stored.next_attempt_at)
 
 
+def test_the_kept_statement_does_not_keep_the_first_row(db, compiled):
+    assert insert_or_skip(_message("i10"))
+
+    kept = connections["default"].__dict__["fairslot_inserts"]
+    assert kept and all(statement.compiler.query.objs == [] for statement in kept.values())
+
+
 def test_a_conflict_inserts_nothing_and_says_so(db, compiled):
     assert insert_or_skip(_message("i5"))
     again = _message("i5")

@@ -163,6 +163,7 @@ _WINDOW_BY_CODE = Prepared(
 
 
 def window_by_code(code: str) -> Window | None:
+    """The window with this code, open or not (the service says which), or None."""
     rows = _WINDOW_BY_CODE.rows(code)
     return _WINDOW.split(rows[0])[0] if rows else None
 

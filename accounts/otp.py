@@ -139,25 +139,18 @@ _ISSUE = PreparedUpdate(
 def _issue(device: ContactCodeDevice, code: str, now) -> tuple[ContactCodeDevice, bool]:
     """Store a new code on the device, voiding the previous one, unless the contact is locked.
     Returns the device and whether the code was stored."""
-    fields = {
-        "token": _code_hash(device.pk, code),
-        "valid_until": now + CODE_TTL,
-        "attempts": 0,
-        "sent_count": device.sent_count + 1,
-    }
+    token, valid_until = _code_hash(device.pk, code), now + CODE_TTL
     # Usually the device is as we read it with the contact: then one conditional UPDATE does it
     # (the row lock is the UPDATE's own, and the WHERE is rechecked on the latest row version).
-    issued = _ISSUE.update(
-        device.pk, device.sent_count, now, fields["token"], fields["valid_until"]
-    )
-    if not issued:  # locked, or changed since we read it: decide on the locked row
+    if not _ISSUE.update(device.pk, device.sent_count, now, token, valid_until):
+        # Locked, or changed since we read it: decide on the locked row, on which the same
+        # UPDATE then holds.
         device = ContactCodeDevice.objects.select_for_update().get(pk=device.pk)
         if device.locked_until and device.locked_until > now:
             return device, False
-        fields["sent_count"] = device.sent_count + 1
-        ContactCodeDevice.objects.filter(pk=device.pk).update(**fields)
-    for name, value in fields.items():
-        setattr(device, name, value)
+        _ISSUE.update(device.pk, device.sent_count, now, token, valid_until)
+    device.token, device.valid_until, device.attempts = token, valid_until, 0
+    device.sent_count += 1
     return device, True
 
 
@@ -231,9 +224,7 @@ def check_code(*, contact: Contact, code: str) -> bool:
             if not hmac.compare_digest(device.token, _code_hash(device.pk, candidate)):
                 _record_failure(device, now)
                 return False
-            ContactCodeDevice.objects.filter(pk=device.pk).update(
-                token=None, valid_until=now, attempts=0, consecutive_failures=0
-            )
+            _SPEND.update(device.pk, device.token, now)  # holds on the locked row
         device.token, device.valid_until = None, now
         device.attempts = device.consecutive_failures = 0
         if contact.verified_at is None:

@@ -139,6 +139,7 @@ class Joined:
     def __init__(self, model, *related: tuple[str, type]):
         self.parts = [("", model), *related]
         self.attnames = {m: [f.attname for f in m._meta.concrete_fields] for _p, m in self.parts}
+        self.pk_index = {m: names.index(m._meta.pk.attname) for m, names in self.attnames.items()}
 
     def names(self) -> list[str]:
         return [
@@ -152,6 +153,6 @@ class Joined:
         for _path, model in self.parts:
             names = self.attnames[model]
             chunk = list(itertools.islice(values, len(names)))
-            pk = chunk[names.index(model._meta.pk.attname)]
-            objects.append(None if pk is None else model.from_db(DEFAULT_DB_ALIAS, names, chunk))
+            missing = chunk[self.pk_index[model]] is None  # a LEFT JOIN that found no row
+            objects.append(None if missing else model.from_db(DEFAULT_DB_ALIAS, names, chunk))
         return objects

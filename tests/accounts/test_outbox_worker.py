@@ -13,7 +13,7 @@ from kombu import Connection
 
 from accounts import outbox, tasks
 from accounts.models import OutboxMessage, OutboxState
-from tests.lottery.test_worker_kill import _forget, _start_worker, _transport_options, _wait
+from tests.celery_worker import forget, start_worker, transport_options, wait_for
 
 
 def _enqueue(keys):
@@ -38,7 +38,7 @@ def _sent(keys) -> bool:
 def test_coalesced_kicks_deliver_every_message_once_through_a_real_worker(tmp_path, monkeypatch):
     monkeypatch.setattr(settings, "OUTBOX_COALESCE_KICKS", True)
     queue = f"test-outbox-{uuid.uuid4().hex}"
-    broker = Connection(settings.CELERY_BROKER_URL, transport_options=_transport_options(queue))
+    broker = Connection(settings.CELERY_BROKER_URL, transport_options=transport_options(queue))
     runs = []
 
     def kick():  # the real task, on this test's own queue
@@ -49,17 +49,17 @@ def test_coalesced_kicks_deliver_every_message_once_through_a_real_worker(tmp_pa
     cache.delete(outbox.KICK_FLAG)
     first = [f"w1-{i}" for i in range(30)]
     later = [f"w2-{i}" for i in range(10)]
-    worker = _start_worker(queue, tmp_path / "worker.log")
+    worker = start_worker(queue, tmp_path / "worker.log")
     try:
         _enqueue(first)  # committed while the worker starts: they ride on one queued run
-        _wait(lambda: _sent(first), 60, "the first messages")
+        wait_for(lambda: _sent(first), 60, "the first messages")
         _enqueue(later)  # after that run cleared the flag: new kicks
-        _wait(lambda: _sent(later), 60, "the later messages")
+        wait_for(lambda: _sent(later), 60, "the later messages")
     finally:
         if worker.poll() is None:
             os.killpg(worker.pid, signal.SIGKILL)
         broker.release()
-        _forget(queue)
+        forget(queue)
 
     messages = OutboxMessage.objects.filter(dedup_key__in=first + later)
     assert set(messages.values_list("state", flat=True)) == {OutboxState.SENT}

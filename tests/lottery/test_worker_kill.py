@@ -9,15 +9,10 @@ new worker and produces the results digest of an uninterrupted run.
 
 import os
 import signal
-import subprocess
-import sys
-import time
 import uuid
-from pathlib import Path
 
 import psycopg
 import pytest
-import redis
 from django.conf import settings
 from django.db import connection
 from kombu import Connection
@@ -27,64 +22,13 @@ from lottery.fairdraw import canonical, crypto, engine
 from lottery.models import Draw, DrawState
 from lottery.services_run import compute_draw_seed
 from lottery.tasks import task_run_draw
-
-ROOT = Path(settings.BASE_DIR)
-
-
-def _dsn() -> str:
-    db = settings.DATABASES["default"]
-    return f"postgres://{db['USER']}@{db['HOST'] or '127.0.0.1'}:{db['PORT'] or 5432}/{db['NAME']}"
-
-
-def _transport_options(queue: str) -> dict:
-    # A key prefix of its own keeps this test's queue and unacked set apart from anything
-    # else on the shared Redis database (the short visibility timeout would otherwise
-    # redeliver other workers' messages); the sweep runs every second.
-    return {"global_keyprefix": f"{queue}:", "visibility_timeout": 3,
-            "unacked_restore_interval": 1, "unacked_restore_throttle": 1}  # fmt: skip
-
-
-WORKER = """
-import sys
-from config.celery import app
-app.conf.broker_transport_options = {options!r}
-app.worker_main(["worker", "-Q", {queue!r}, "-c", "1", "--without-heartbeat",
-                 "--without-mingle", "--without-gossip", "-l", "info"])
-"""
-
-
-def _start_worker(queue: str, log: Path) -> subprocess.Popen:
-    env = dict(os.environ)
-    env.update({"DATABASE_URL": _dsn(), "DB_LOCK_TIMEOUT_MS": "120000",
-                "CELERY_TASK_ALWAYS_EAGER": "0"})  # fmt: skip
-    code = WORKER.format(options=_transport_options(queue), queue=queue)
-    return subprocess.Popen(
-        [sys.executable, "-c", code], cwd=ROOT, env=env, start_new_session=True,
-        stdout=log.open("ab"), stderr=subprocess.STDOUT,
-    )  # fmt: skip
+from tests.celery_worker import dsn, forget, start_worker, transport_options, wait_for
 
 
 def _enqueue(window_id: int, queue: str) -> None:
     with Connection(settings.CELERY_BROKER_URL,
-                    transport_options=_transport_options(queue)) as broker:  # fmt: skip
+                    transport_options=transport_options(queue)) as broker:  # fmt: skip
         task_run_draw.apply_async(args=[window_id], queue=queue, connection=broker)
-
-
-def _forget(queue: str) -> None:
-    broker = redis.Redis.from_url(settings.CELERY_BROKER_URL)
-    keys = list(broker.scan_iter(f"{queue}*"))
-    if keys:
-        broker.delete(*keys)
-
-
-def _wait(condition, timeout: float, what: str):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        found = condition()
-        if found:
-            return found
-        time.sleep(0.2)
-    pytest.fail(f"timed out waiting for {what}")
 
 
 def _blocked_draw_backend(admin) -> int | None:
@@ -114,18 +58,18 @@ def test_worker_killed_during_the_draw_leaves_nothing_and_retry_gives_same_diges
     ))).hex()  # fmt: skip
     queue = f"test-draw-{uuid.uuid4().hex}"
     connection.close()
-    admin = psycopg.connect(_dsn(), autocommit=True)
-    blocker = psycopg.connect(_dsn())
+    admin = psycopg.connect(dsn(), autocommit=True)
+    blocker = psycopg.connect(dsn())
     blocker.execute("SELECT id FROM booking_window WHERE id = %s FOR UPDATE", [life.window_id])
-    first = _start_worker(queue, tmp_path / "worker1.log")
+    first = start_worker(queue, tmp_path / "worker1.log")
     second = None
     try:
         _enqueue(life.window_id, queue)
-        backend = _wait(lambda: _blocked_draw_backend(admin), 60, "the draw to block")
+        backend = wait_for(lambda: _blocked_draw_backend(admin), 60, "the draw to block")
         os.killpg(first.pid, signal.SIGKILL)
         first.wait(10)
         blocker.rollback()
-        _wait(
+        wait_for(
             lambda: (
                 not admin.execute(
                     "SELECT 1 FROM pg_stat_activity WHERE pid = %s", [backend]
@@ -139,8 +83,8 @@ def test_worker_killed_during_the_draw_leaves_nothing_and_retry_gives_same_diges
         assert not Appointment.objects.filter(entry__window=life.window).exists()
         assert not Entry.objects.filter(window=life.window, rank__isnull=False).exists()
 
-        second = _start_worker(queue, tmp_path / "worker2.log")
-        _wait(
+        second = start_worker(queue, tmp_path / "worker2.log")
+        wait_for(
             lambda: Draw.objects.get(pk=draw.pk).state != DrawState.FROZEN,
             90,
             "the redelivered draw",
@@ -151,7 +95,7 @@ def test_worker_killed_during_the_draw_leaves_nothing_and_retry_gives_same_diges
                 os.killpg(worker.pid, signal.SIGKILL)
         blocker.close()
         admin.close()
-        _forget(queue)
+        forget(queue)
 
     done = Draw.objects.get(pk=draw.pk)
     appointments = Appointment.objects.filter(entry__window=life.window)

@@ -3,8 +3,9 @@
 
 from django.db import models
 
-from accounts.inserts import insert
+from accounts.inserts import insert, insert_write
 from accounts.models import AuditEvent
+from accounts.together import Write
 
 
 def record(action: str, **kwargs) -> AuditEvent:
@@ -12,6 +13,11 @@ def record(action: str, **kwargs) -> AuditEvent:
     event = event_for(action, **kwargs)
     insert(event)
     return event
+
+
+def write(action: str, **kwargs) -> Write:
+    """The insert of one audit event, to send with other writes (`accounts.together`)."""
+    return insert_write(event_for(action, **kwargs))
 
 
 def record_many(events: list[AuditEvent]) -> None:

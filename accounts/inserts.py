@@ -10,10 +10,12 @@ and foreign keys still raise there. (On SQLite, the embedded default, Django wri
 `INSERT OR IGNORE`, which also skips NOT NULL and CHECK violations: validate values first.)
 """
 
-from django.db import connections, router, transaction
+from django.db import connections, router
 from django.db.models import Model
 from django.db.models.constants import OnConflict
 from django.db.models.sql import InsertQuery
+
+from accounts.together import Write, together
 
 
 def insert_or_skip(obj: Model) -> bool:
@@ -21,39 +23,48 @@ def insert_or_skip(obj: Model) -> bool:
 
     True: inserted, and `obj` is saved (pk and database-returned fields set). False: nothing
     was written. Like `bulk_create`, sends no `pre_save`/`post_save` signals."""
-    return _insert(obj, OnConflict.IGNORE)
+    return together(insert_write(obj, OnConflict.IGNORE), using=_using(obj))
 
 
 def insert(obj: Model) -> None:
     """Insert `obj` (a row that cannot conflict, e.g. an audit event): `save(force_insert=True)`
     without the signals, through the same compiled statement."""
-    _insert(obj, None)
+    together(insert_write(obj), using=_using(obj))
 
 
-def _insert(obj: Model, on_conflict) -> bool:
+def _using(obj: Model) -> str:
+    return router.db_for_write(type(obj), instance=obj)
+
+
+def insert_write(obj: Model, on_conflict=None) -> Write:
+    """The insert of `obj`, not sent yet (see `accounts.together`); with `on_conflict` it
+    inserts nothing on a conflict. Its result, when it is the last part: True if inserted,
+    and then `obj` is saved (pk and database-returned fields set). Another part's row stays
+    unsaved in memory (no pk) though it is written."""
     model = type(obj)
     opts = obj._meta
-    using = router.db_for_write(model, instance=obj)
+    using = _using(obj)
     fields = [f for f in opts.local_concrete_fields if not f.generated]
     if obj.pk is None:
         fields = [f for f in fields if f is not opts.auto_field]
     returning = opts.db_returning_fields
     connection = connections[using]
-    with transaction.mark_for_rollback_on_error(using):
-        statement = _statement(connection, model, fields, returning, on_conflict, obj)
-        params = statement.params  # a statement of its own holds its row's values
-        if params is None:  # as the compiler prepares them (auto_now fields set on `obj`)
-            params = [f.get_db_prep_save(f.pre_save(obj, True), connection) for f in fields]
-        with connection.cursor() as cursor:
-            cursor.execute(statement.sql, params)
-            rows = statement.returned(cursor)
-    if not rows:
-        return False
-    for value, field in zip(rows[0], returning, strict=True):
-        setattr(obj, field.attname, value)
-    obj._state.adding = False
-    obj._state.db = using
-    return True
+    statement = _statement(connection, model, fields, returning, on_conflict, obj)
+    params = statement.params  # a statement of its own holds its row's values
+    if params is None:  # as the compiler prepares them (auto_now fields set on `obj`)
+        params = [f.get_db_prep_save(f.pre_save(obj, True), connection) for f in fields]
+
+    def done(cursor) -> bool:
+        rows = statement.returned(cursor)
+        if not rows:
+            return False
+        for value, field in zip(rows[0], returning, strict=True):
+            setattr(obj, field.attname, value)
+        obj._state.adding = False
+        obj._state.db = using
+        return True
+
+    return Write(statement.sql, params, done)
 
 
 class _Statement:

@@ -9,6 +9,7 @@ import hashlib
 import hmac
 import logging
 import secrets
+from collections.abc import Sequence
 from datetime import datetime, timedelta
 
 from django.conf import settings
@@ -25,6 +26,7 @@ from accounts.inserts import insert, insert_or_skip
 from accounts.models import Contact, ContactCodeDevice, ContactKind
 from accounts.outbox import enqueue_message
 from accounts.prepared import Joined, Prepared, PreparedUpdate
+from accounts.together import Write, together
 from config.errors import DomainError, Throttled
 
 logger = logging.getLogger(__name__)
@@ -171,8 +173,8 @@ def send_code(*, contact: Contact, client_ip: str, proof_ok: bool, language: str
                 subject="Fairslot",
                 dedup_key=f"otp:{device.pk}:{device.sent_count}",
                 expires_at=device.valid_until,
+                along=[audit.write("otp.sent", target=contact)],
             )
-            audit.record("otp.sent", target=contact)
     if not issued:
         raise _lock_error(device, now)
 
@@ -198,11 +200,12 @@ _VERIFIED = PreparedUpdate(
 )  # fmt: skip
 
 
-def check_code(*, contact: Contact, code: str) -> bool:
+def check_code(*, contact: Contact, code: str, along: Sequence[Write] = ()) -> bool:
     """Check a code inside the caller's transaction. True: it was right, it is spent and the
     contact is verified. False: it was wrong and the failure is counted; the caller commits,
     then refuses with `wrong_code()`. Raises DomainError if it expired or the contact is locked.
-    """
+    `along`: the caller's writes for a right code, sent with the contact's (one statement on
+    PostgreSQL, `accounts.together`); not sent otherwise."""
     candidate = (code or "").strip()
     device = contact.device
     now = timezone.now()
@@ -227,10 +230,11 @@ def check_code(*, contact: Contact, code: str) -> bool:
             _SPEND.update(device.pk, device.token, now)  # holds on the locked row
         device.token, device.valid_until = None, now
         device.attempts = device.consecutive_failures = 0
+        writes = [audit.write("otp.verified", target=contact), *along]
         if contact.verified_at is None:
-            _VERIFIED.update(contact.pk, now)
+            writes.insert(0, _VERIFIED.write(contact.pk, now))
             contact.verified_at = now
-        audit.record("otp.verified", target=contact)
+        together(*writes)
     return True
 
 

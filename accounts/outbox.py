@@ -2,6 +2,7 @@
 
 import logging
 import time
+from collections.abc import Sequence
 from datetime import timedelta
 
 from django.conf import settings
@@ -9,12 +10,14 @@ from django.core.cache import cache
 from django.core.mail import send_mail
 from django.db import transaction
 from django.db.models import F, Q
+from django.db.models.constants import OnConflict
 from django.db.models.functions import Now
 from django.utils import timezone
 
-from accounts.inserts import insert_or_skip
+from accounts.inserts import insert_write
 from accounts.models import ContactKind, OutboxMessage, OutboxState
 from accounts.sms import SmsError, get_backend
+from accounts.together import Write, together
 
 logger = logging.getLogger(__name__)
 
@@ -25,10 +28,18 @@ KICK_FLAG_TTL = 30
 
 
 def enqueue_message(
-    *, channel: str, recipient: str, body: str, dedup_key: str, subject: str = "", expires_at=None
+    *,
+    channel: str,
+    recipient: str,
+    body: str,
+    dedup_key: str,
+    subject: str = "",
+    expires_at=None,
+    along: Sequence[Write] = (),
 ) -> OutboxMessage | None:
     """Add a message to the outbox inside the caller's transaction. A second message with the
-    same dedup key is ignored (returns None)."""
+    same dedup key is ignored (returns None). `along`: other writes of the caller, sent in the
+    same statement (`accounts.together`) and written whether the message is new or not."""
     message = OutboxMessage(
         channel=channel,
         recipient=recipient,
@@ -37,7 +48,8 @@ def enqueue_message(
         dedup_key=dedup_key,
         expires_at=expires_at,
     )
-    if not insert_or_skip(message):  # the dedup key: this message is already in the outbox
+    # The dedup key: a message already in the outbox is not inserted again.
+    if not together(*along, insert_write(message, OnConflict.IGNORE)):
         return None
     transaction.on_commit(kick_delivery)
     return message

@@ -21,6 +21,8 @@ from datetime import UTC, datetime
 from django.db import DEFAULT_DB_ALIAS, connections, transaction
 from django.db.models.sql import UpdateQuery
 
+from accounts.together import Write
+
 _PROBES = {
     # Within every integer field's range (PostgreSQL's smallint too: a lookup out of range
     # compiles to nothing).
@@ -67,6 +69,15 @@ class Prepared:
         return rows
 
     def _run(self, args, fetch: bool):
+        statement, params = self._bound(args)
+        with (
+            transaction.mark_for_rollback_on_error(DEFAULT_DB_ALIAS),
+            connections[DEFAULT_DB_ALIAS].cursor() as cursor,
+        ):
+            cursor.execute(statement.sql, params)
+            return statement, (cursor.fetchall() if fetch else cursor.rowcount)
+
+    def _bound(self, args) -> tuple[_Statement, list]:
         if len(args) != len(self.kinds) or any(
             type(arg) is not kind for arg, kind in zip(args, self.kinds, strict=False)
         ):
@@ -79,12 +90,7 @@ class Prepared:
         params = list(statement.params)
         for position, index in statement.slots:
             params[position] = _as_param(args[index], connection)
-        with (
-            transaction.mark_for_rollback_on_error(DEFAULT_DB_ALIAS),
-            connection.cursor() as cursor,
-        ):
-            cursor.execute(statement.sql, params)
-            return statement, (cursor.fetchall() if fetch else cursor.rowcount)
+        return statement, params
 
     def _query(self, probes):
         return self.build(*probes).query
@@ -120,6 +126,12 @@ class PreparedUpdate(Prepared):
 
     def update(self, *args) -> int:
         return self._run(args, fetch=False)[1]
+
+    def write(self, *args) -> Write:
+        """The same update, not sent yet, for `accounts.together`: its result is the number of
+        rows changed."""
+        statement, params = self._bound(args)
+        return Write(statement.sql, params)
 
     def _query(self, probes):
         queryset, values = self.build(*probes)

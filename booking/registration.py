@@ -252,11 +252,11 @@ _PENDING_REGISTERED = PreparedUpdate(
 def verify_registration(*, pending: PendingRegistration, code: str) -> None:
     # The pending registration is marked in the transaction that spends the code; a wrong code's
     # failure count is committed before the refusal.
+    now = timezone.now()
     with transaction.atomic():
-        right = otp.check_code(contact=pending.contact, code=code)
-        if right:
-            now = timezone.now()
-            _PENDING_VERIFIED.update(pending.pk, now)
+        right = otp.check_code(
+            contact=pending.contact, code=code, along=[_PENDING_VERIFIED.write(pending.pk, now)]
+        )
     if not right:
         raise otp.wrong_code()
     pending.verified_at = now
@@ -425,15 +425,18 @@ def submit_registration(
         if entry is None:
             _count_duplicate(pending)
         else:
-            _PENDING_REGISTERED.update(pending.pk, entry.pk)
-            audit.record(
-                "entry.registered",
-                target=entry,
-                prefecture_id=pending.window.prefecture_id,
-                entry_id=entry.entry_id,
-                channel=entry.channel,
-            )
-            _send_receipt(entry, pending.contact, language)
+            # The pending registration's mark and the audit row go with the receipt's message.
+            registered = [
+                _PENDING_REGISTERED.write(pending.pk, entry.pk),
+                audit.write(
+                    "entry.registered",
+                    target=entry,
+                    prefecture_id=pending.window.prefecture_id,
+                    entry_id=entry.entry_id,
+                    channel=entry.channel,
+                ),
+            ]
+            _send_receipt(entry, pending.contact, language, along=registered)
     if entry is None:  # after the commit: the refusal is counted and audited
         raise Conflict(
             "already_registered",
@@ -478,7 +481,7 @@ def check_receipt(token: str) -> dict:
     }
 
 
-def _send_receipt(entry: Entry, contact: Contact, language: str) -> None:
+def _send_receipt(entry: Entry, contact: Contact, language: str, along=()) -> None:
     from django.conf import settings
     from django.urls import reverse
 
@@ -499,4 +502,5 @@ def _send_receipt(entry: Entry, contact: Contact, language: str) -> None:
         body=body,
         subject="Fairslot",
         dedup_key=f"receipt:{entry.entry_id}",
+        along=along,
     )

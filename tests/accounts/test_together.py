@@ -1,0 +1,77 @@
+"""Independent writes sent together: one statement on PostgreSQL, one by one elsewhere
+(accounts.together)."""
+
+import pytest
+from django.db import IntegrityError, connection, transaction
+from django.db.models.constants import OnConflict
+from django.test.utils import CaptureQueriesContext
+
+from accounts import audit
+from accounts.inserts import insert_or_skip, insert_write
+from accounts.models import AuditEvent, OutboxMessage, OutboxState
+from accounts.prepared import PreparedUpdate
+from accounts.together import together
+
+_SENT = PreparedUpdate(
+    lambda key: (OutboxMessage.objects.filter(dedup_key=key), {"state": OutboxState.SENT}), str
+)
+
+
+def _message(key: str) -> OutboxMessage:
+    return OutboxMessage(channel="phone", recipient="+33612345678", body="b", dedup_key=key)
+
+
+def test_every_write_is_made_and_the_last_result_comes_back(db):
+    insert_or_skip(_message("t0"))
+    last = _message("t1")
+
+    with CaptureQueriesContext(connection) as queries:
+        inserted = together(
+            _SENT.write("t0"),
+            audit.write("test.together", note="x"),
+            insert_write(last, OnConflict.IGNORE),
+        )
+
+    assert inserted is True and last.pk is not None  # the last part's result, applied
+    assert OutboxMessage.objects.get(dedup_key="t0").state == OutboxState.SENT
+    assert AuditEvent.objects.get(action="test.together").data == {"note": "x"}
+    assert OutboxMessage.objects.get(pk=last.pk).dedup_key == "t1"
+    assert len(queries) == (1 if connection.vendor == "postgresql" else 3)
+
+
+def test_a_conflict_on_the_last_part_says_so_and_the_others_are_still_written(db):
+    insert_or_skip(_message("t2"))
+
+    again = together(audit.write("test.conflict"), insert_write(_message("t2"), OnConflict.IGNORE))
+
+    assert again is False
+    assert AuditEvent.objects.filter(action="test.conflict").count() == 1
+    assert OutboxMessage.objects.filter(dedup_key="t2").count() == 1
+
+
+def test_an_update_last_returns_its_row_count(db):
+    insert_or_skip(_message("t3"))
+
+    assert together(audit.write("test.update"), _SENT.write("t3")) == 1
+    assert together(audit.write("test.update"), _SENT.write("nothing")) == 0
+
+
+def test_an_error_in_any_part_writes_nothing_of_the_transaction(db):
+    insert_or_skip(_message("t4"))
+
+    with pytest.raises(IntegrityError), transaction.atomic():
+        together(
+            audit.write("test.failed"),
+            insert_write(_message("t4")),  # no ON CONFLICT: the dedup key's unique constraint
+            _SENT.write("t4"),
+        )
+
+    assert not AuditEvent.objects.filter(action="test.failed").exists()
+    assert OutboxMessage.objects.get(dedup_key="t4").state == OutboxState.PENDING
+
+
+def test_one_write_alone_is_sent_as_it_is(db):
+    with CaptureQueriesContext(connection) as queries:
+        assert together(insert_write(_message("t5"), OnConflict.IGNORE)) is True
+
+    assert len(queries) == 1 and not queries[0]["sql"].startswith("WITH")

@@ -14,7 +14,7 @@ from functools import partial
 
 from django.core import signing
 from django.db import transaction
-from django.db.models import F, OuterRef, Q, Subquery
+from django.db.models import BooleanField, ExpressionWrapper, F, OuterRef, Q, Subquery
 from django.db.models.functions import Coalesce, Now
 from django.utils import timezone, translation
 from django.utils.translation import gettext
@@ -138,8 +138,11 @@ _OPEN_WINDOW_PROCEDURES = Prepared(
 
 def _check_window(window: Window, answers: dict) -> Procedure:
     """Refuse unless the window is open (by database time) and offers the chosen procedure,
-    which is returned (only its id and code loaded)."""
-    procedures = dict(_OPEN_WINDOW_PROCEDURES.rows(window.pk))
+    which is returned (only its id and code loaded). A window from `window_by_code` comes with
+    its open procedures, read by the same statement; others are asked for them."""
+    procedures = getattr(window, "open_procedures", None)
+    if procedures is None:
+        procedures = dict(_OPEN_WINDOW_PROCEDURES.rows(window.pk))
     if not procedures:
         raise Conflict("window_closed", _("This registration window is closed."))
     if answers["procedure"] not in procedures:
@@ -157,15 +160,33 @@ def _check_window(window: Window, answers: dict) -> Procedure:
 
 
 _WINDOW = Joined(Window)
+# One row per procedure of the window (one row of NULLs if it has none), each saying whether the
+# window is open now, by database time: the same test as _OPEN_WINDOW_PROCEDURES.
 _WINDOW_BY_CODE = Prepared(
-    lambda code: Window.objects.filter(code=code).values_list(*_WINDOW.names())[:1], str
+    lambda code: (
+        Window.objects.filter(code=code)
+        .annotate(
+            is_open=ExpressionWrapper(
+                Q(state=WindowState.OPEN, opens_at__lte=Now(), closes_at__gt=Now()),
+                output_field=BooleanField(),
+            )
+        )
+        .values_list(*_WINDOW.names(), "is_open", "procedures__code", "procedures__id")
+    ),
+    str,
 )
 
 
 def window_by_code(code: str) -> Window | None:
-    """The window with this code, open or not (the service says which), or None."""
+    """The window with this code, open or not (the service says which), or None. It comes with
+    `open_procedures` (code to id; empty unless open now), which `start_registration` checks
+    instead of asking again."""
     rows = _WINDOW_BY_CODE.rows(code)
-    return _WINDOW.split(rows[0])[0] if rows else None
+    if not rows:
+        return None
+    (window,) = _WINDOW.split(rows[0][:-3])
+    window.open_procedures = {code: pk for *_window, is_open, code, pk in rows if is_open}
+    return window
 
 
 def start_registration(

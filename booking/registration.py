@@ -138,8 +138,9 @@ _OPEN_WINDOW_PROCEDURES = Prepared(
 
 def _check_window(window: Window, answers: dict) -> Procedure:
     """Refuse unless the window is open (by database time) and offers the chosen procedure,
-    which is returned (only its id and code loaded). A window from `window_by_code` comes with
-    its open procedures, read by the same statement; others are asked for them."""
+    which is returned (only its id and code loaded). A window read by `window_by_code` or with
+    a locked pending registration comes with its open procedures, read by the same statement;
+    for others they are asked for."""
     procedures = getattr(window, "open_procedures", None)
     if procedures is None:
         procedures = dict(_OPEN_WINDOW_PROCEDURES.rows(window.pk))
@@ -377,15 +378,30 @@ _FOR_SUBMIT = Joined(PendingRegistration, ("window", Window), ("contact", Contac
 
 
 def _locked(**lookup):
+    """The pending registration, locked, with its window, contact, refused duplicates, and the
+    window's procedures each with whether the window is open now by database time (the test of
+    _OPEN_WINDOW_PROCEDURES): one row per procedure, one of NULLs if it has none."""
     refused = DuplicateAttempt.objects.filter(
         contact=OuterRef("contact"), window=OuterRef("window")
     ).values("count")[:1]
+    is_open = Q(
+        window__state=WindowState.OPEN, window__opens_at__lte=Now(), window__closes_at__gt=Now()
+    )
     return (
         _live_pending()
         .select_for_update(of=("self",))
-        .annotate(refused=Coalesce(Subquery(refused), 0))
+        .annotate(
+            refused=Coalesce(Subquery(refused), 0),
+            is_open=ExpressionWrapper(is_open, output_field=BooleanField()),
+        )
         .filter(**lookup)
-        .values_list(*_FOR_SUBMIT.names(), "refused")[:1]
+        .values_list(
+            *_FOR_SUBMIT.names(),
+            "refused",
+            "is_open",
+            "window__procedures__code",
+            "window__procedures__id",
+        )
     )
 
 
@@ -400,8 +416,9 @@ def _locked_pending(**lookup) -> PendingRegistration:
     rows = _LOCKED_BY[key].rows(value)
     if not rows:
         raise _not_found()
-    pending, window, contact = _FOR_SUBMIT.split(rows[0])
-    pending.window, pending.contact, pending.refused = window, contact, rows[0][-1]
+    pending, window, contact = _FOR_SUBMIT.split(rows[0][:-4])
+    pending.window, pending.contact, pending.refused = window, contact, rows[0][-4]
+    window.open_procedures = {code: pk for *_pending, is_open, code, pk in rows if is_open}
     return pending
 
 

@@ -227,6 +227,37 @@ def test_web_registration_error_is_shown_in_the_users_language(client, window):
     assert PendingRegistration.objects.count() == 0
 
 
+def _verified(window):
+    pending = registration.start_registration(
+        window=window, data=_input(window), client_ip="10.0.0.1", proof_ok=True
+    )
+    registration.verify_registration(pending=pending, code=_last_code(pending.contact))
+    return pending
+
+
+def test_submit_after_the_window_closed_is_refused(window):
+    pending = _verified(window)
+    window.closes_at = timezone.now() - timedelta(seconds=1)
+    window.save()
+
+    with pytest.raises(DomainError) as refused:
+        registration.submit_registration(token=pending.token)
+
+    assert refused.value.code == "window_closed"
+    assert Entry.objects.count() == 0
+
+
+def test_submit_for_a_procedure_removed_from_the_window_is_refused(window):
+    pending = _verified(window)
+    window.procedures.clear()
+
+    with pytest.raises(DomainError) as refused:
+        registration.submit_registration(token=pending.token)
+
+    assert refused.value.code == "procedure"
+    assert Entry.objects.count() == 0
+
+
 def test_web_registration_for_closed_window_is_not_found(client, window):
     window.state = WindowState.CLOSED
     window.save()
@@ -447,14 +478,14 @@ def test_receipt_sms_fits_one_part_and_its_link_opens_the_signed_receipt(client,
 # docs/benchmarks.md "Registration" section, the same count was: start 20, verify 8, submit 20.
 # start: window with its open procedures, user, contact, device, pending, code, outbox, audit (a
 # known contact: user refused by its unique name, contact read, device read). verify: pending,
-# code spent, contact verified, audit, pending verified. submit: locked pending, window check,
-# person, entry, pending, audit, outbox receipt. Plus the pair each. On PostgreSQL each
-# request's last writes go as one statement (accounts.together): start's audit and outbox,
-# verify's contact, audit and pending, submit's pending, audit and outbox.
+# code spent, contact verified, audit, pending verified. submit: locked pending with its window's
+# open procedures, person, entry, pending, audit, outbox receipt. Plus the pair each. On
+# PostgreSQL each request's last writes go as one statement (accounts.together): start's audit
+# and outbox, verify's contact, audit and pending, submit's pending, audit and outbox.
 _TOGETHER = connection.vendor == "postgresql"
 START_QUERIES = 9 if _TOGETHER else 10
 VERIFY_QUERIES = 5 if _TOGETHER else 7
-SUBMIT_QUERIES = 7 if _TOGETHER else 9
+SUBMIT_QUERIES = 6 if _TOGETHER else 8
 
 
 def _api(client, path, payload, **headers):

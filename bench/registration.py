@@ -7,6 +7,11 @@ baseline: a bare Django view inserting one row, at the same concurrency.
 
 Clients are separate processes (threads inside), so the client's GIL does not cap the server.
 Codes are read back from the outbox in the database, as a phone would receive them.
+
+The machine's speed drifts within minutes (other work on the host), so the phases alternate:
+a baseline phase, then `--rounds` times a registration phase followed by a baseline phase. Each
+round's ratio compares its registration requests with the mean of the baselines on either side
+of it; the ratio printed last is the median over the rounds.
 """
 
 import argparse
@@ -138,13 +143,13 @@ def registration_body(window: str, n: int) -> dict:
 
 
 def _registration_worker(args):
-    worker, count, window = args
+    worker, count, window, round_ = args
     from django.db import connection
 
     conn = http.client.HTTPConnection("127.0.0.1", PORT, timeout=30)
     latencies, request_latencies, errors = [], [], 0
     for i in range(count):
-        n = worker * 100000 + i
+        n = worker * 100000 + round_ * 10000 + i  # a new person and phone in every round
         ip = f"10.{worker % 250}.{i // 250 % 250}.{i % 250}"
         phone = f"+3361{n:07d}"
         body = registration_body(window, n)
@@ -201,6 +206,21 @@ def start_server(workers: int) -> subprocess.Popen:
     return server
 
 
+def _registrations(pool, args, window, round_):
+    began = time.perf_counter()
+    results = pool.map(
+        _registration_worker,
+        [(w, args.per_client, window, round_) for w in range(args.clients)],
+    )
+    return results, time.perf_counter() - began
+
+
+def _baselines(pool, args):
+    began = time.perf_counter()
+    results = pool.map(_baseline_worker, [(w, args.per_client * 3) for w in range(args.clients)])
+    return results, time.perf_counter() - began
+
+
 def _pct(values, q):
     return statistics.quantiles(values, n=100)[q - 1] * 1000 if len(values) > 1 else 0.0
 
@@ -210,7 +230,10 @@ def main():
     parser.add_argument("--clients", type=int, default=16)
     parser.add_argument("--per-client", type=int, default=40)
     parser.add_argument("--gunicorn-workers", type=int, default=4)
+    parser.add_argument("--rounds", type=int, default=3)
     args = parser.parse_args()
+    if not 0 < args.per_client <= 10000:
+        sys.exit("--per-client must be between 1 and 10000")
     if not os.environ.get("DATABASE_URL", "").startswith("postgres") or not os.environ.get(
         "REDIS_URL"
     ):
@@ -231,19 +254,28 @@ def main():
             # Warm up outside the measurement: client processes import Django, gunicorn
             # workers open their connections.
             pool.map(_warm, range(args.clients * 4))
-            began = time.perf_counter()
-            results = pool.map(
-                _registration_worker, [(w, args.per_client, window) for w in range(args.clients)]
-            )
-            reg_elapsed = time.perf_counter() - began
-            began = time.perf_counter()
-            base = pool.map(
-                _baseline_worker, [(w, args.per_client * 3) for w in range(args.clients)]
-            )
-            base_elapsed = time.perf_counter() - began
+            phases = [_baselines(pool, args)]
+            for round_ in range(args.rounds):
+                phases.append(_registrations(pool, args, window, round_))
+                phases.append(_baselines(pool, args))
     finally:
         server.terminate()
         server.wait(10)
+    bases, rounds = phases[0::2], phases[1::2]
+    base_rates = [sum(len(lat) for lat, _e in base) / elapsed for base, elapsed in bases]
+    ratios = []
+    for index, (results, elapsed) in enumerate(rounds):
+        count = sum(len(req) for _l, req, _e in results)
+        around = (base_rates[index] + base_rates[index + 1]) / 2
+        ratios.append(count / elapsed / around)
+        print(
+            f"round {index + 1}: registrations/s {count / 3 / elapsed:.1f}, baseline "
+            f"requests/s {base_rates[index]:.0f} before and {base_rates[index + 1]:.0f} after, "
+            f"ratio {ratios[-1]:.2f}"
+        )
+    results = [worker for results, _elapsed in rounds for worker in results]
+    reg_elapsed = sum(elapsed for _results, elapsed in rounds)
+    base = [worker for base, _elapsed in bases for worker in base]
     registrations = [x for lat, _r, _e in results for x in lat]
     requests = [x for _l, req, _e in results for x in req]
     errors = sum(e for _l, _r, e in results)
@@ -251,9 +283,9 @@ def main():
     base_errors = sum(e for _l, e in base)
     reg_rate = len(registrations) / reg_elapsed
     req_rate = len(requests) / reg_elapsed
-    base_rate = len(base_lat) / base_elapsed
+    base_rate = len(base_lat) / sum(elapsed for _base, elapsed in bases)
     print(
-        f"clients={args.clients} per_client={args.per_client} "
+        f"clients={args.clients} per_client={args.per_client} rounds={args.rounds} "
         f"gunicorn_workers={args.gunicorn_workers}"
     )
     print(f"registrations completed: {len(registrations)}  errors: {errors}")
@@ -270,7 +302,10 @@ def main():
         f"baseline requests/s: {base_rate:.1f}  errors: {base_errors}  p95 ms: "
         f"{_pct(base_lat, 95):.0f}"
     )
-    print(f"ratio registration requests/s to baseline: {req_rate / base_rate:.2f}")
+    print(
+        "ratio registration requests/s to baseline (median of the rounds' ratios): "
+        f"{statistics.median(ratios):.2f}"
+    )
 
 
 if __name__ == "__main__":

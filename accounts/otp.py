@@ -20,13 +20,12 @@ from django.utils import timezone, translation
 from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 
-from accounts import audit, ratelimit
+from accounts import audit, outbox, ratelimit
 from accounts.crypto import blind_index
 from accounts.inserts import insert, insert_or_skip
 from accounts.models import Contact, ContactCodeDevice, ContactKind
-from accounts.outbox import enqueue_message
 from accounts.prepared import Joined, Prepared, PreparedUpdate
-from accounts.together import Write, together
+from accounts.together import Write, together_if
 from config.errors import DomainError, Throttled
 
 logger = logging.getLogger(__name__)
@@ -138,19 +137,23 @@ _ISSUE = PreparedUpdate(
 )  # fmt: skip
 
 
-def _issue(device: ContactCodeDevice, code: str, now) -> tuple[ContactCodeDevice, bool]:
-    """Store a new code on the device, voiding the previous one, unless the contact is locked.
-    Returns the device and whether the code was stored."""
+def _issue(device: ContactCodeDevice, code: str, now, writes_for) -> tuple[ContactCodeDevice, bool]:
+    """Store a new code on the device, voiding the previous one, unless the contact is locked;
+    with it, `writes_for(n)`, the writes that go with the n-th code sent (its message). Returns
+    the device and whether the code was stored."""
     token, valid_until = _code_hash(device.pk, code), now + CODE_TTL
     # Usually the device is as we read it with the contact: then one conditional UPDATE does it
-    # (the row lock is the UPDATE's own, and the WHERE is rechecked on the latest row version).
-    if not _ISSUE.update(device.pk, device.sent_count, now, token, valid_until):
+    # (the row lock is the UPDATE's own, and the WHERE is rechecked on the latest row version),
+    # and only then the writes, in the same statement on PostgreSQL.
+    issue = _ISSUE.write(device.pk, device.sent_count, now, token, valid_until)
+    if not together_if(issue, *writes_for(device.sent_count + 1)):
         # Locked, or changed since we read it: decide on the locked row, on which the same
         # UPDATE then holds.
         device = ContactCodeDevice.objects.select_for_update().get(pk=device.pk)
         if device.locked_until and device.locked_until > now:
             return device, False
-        _ISSUE.update(device.pk, device.sent_count, now, token, valid_until)
+        issue = _ISSUE.write(device.pk, device.sent_count, now, token, valid_until)
+        together_if(issue, *writes_for(device.sent_count + 1))
     device.token, device.valid_until, device.attempts = token, valid_until, 0
     device.sent_count += 1
     return device, True
@@ -160,21 +163,26 @@ def send_code(*, contact: Contact, client_ip: str, proof_ok: bool, language: str
     """Generate a new code for `contact` and put it in the outbox, under every sending limit."""
     ratelimit.check(*_send_rules(contact, client_ip, proof_ok))
     code, now = f"{secrets.randbelow(10**6):06d}", timezone.now()
+    body = _message(code, language)
+
+    def writes_for(count: int) -> list[Write]:  # the count-th code sent to this contact
+        message = outbox.new_message(
+            channel=contact.kind,
+            recipient=contact.value,
+            body=body,
+            subject="Fairslot",
+            dedup_key=f"otp:{contact.device.pk}:{count}",
+            expires_at=now + CODE_TTL,
+        )
+        return [audit.write("otp.sent", target=contact), outbox.message_write(message)]
+
     # In the caller's transaction when there is one (registration), without a savepoint; so
     # nothing raises inside this block, and a locked contact is refused after it.
     with transaction.atomic(savepoint=False):
-        device, issued = _issue(contact.device, code, now)
+        device, issued = _issue(contact.device, code, now, writes_for)
         contact.device = device
         if issued:
-            enqueue_message(
-                channel=contact.kind,
-                recipient=contact.value,
-                body=_message(code, language),
-                subject="Fairslot",
-                dedup_key=f"otp:{device.pk}:{device.sent_count}",
-                expires_at=device.valid_until,
-                along=[audit.write("otp.sent", target=contact)],
-            )
+            outbox.kick_after_commit()
     if not issued:
         raise _lock_error(device, now)
 
@@ -201,20 +209,25 @@ _VERIFIED = PreparedUpdate(
 
 
 def check_code(*, contact: Contact, code: str, along: Sequence[Write] = ()) -> bool:
-    """Check a code inside the caller's transaction. True: it was right, it is spent and the
-    contact is verified. False: it was wrong and the failure is counted; the caller commits,
-    then refuses with `wrong_code()`. Raises DomainError if it expired or the contact is locked.
-    `along`: the caller's writes for a right code, sent with the contact's (one statement on
-    PostgreSQL, `accounts.together`); not sent otherwise."""
+    """Check a code. True: it was right, it is spent and the contact is verified; `along`, the
+    caller's writes for a right code, are made with that (one statement on PostgreSQL,
+    `accounts.together`), and not otherwise. False: it was wrong and the failure is counted;
+    the caller refuses with `wrong_code()`. Raises DomainError if it expired or the contact is
+    locked. What it writes is committed when it returns, unless the caller holds a transaction.
+    """
     candidate = (code or "").strip()
     device = contact.device
     now = timezone.now()
-    with transaction.atomic(savepoint=False):
-        # A right code, unexpired, on an unlocked contact: one conditional UPDATE checks and
-        # spends it. Only one request can match and clear the token, so it stays single use.
-        # (Comparing keyed hashes in SQL leaks nothing useful through timing.)
-        spent = _SPEND.update(device.pk, _code_hash(device.pk, candidate), now)
-        if not spent:  # find out why on the locked row, and count the failure
+    writes = [audit.write("otp.verified", target=contact), *along]
+    if contact.verified_at is None:
+        writes.insert(0, _VERIFIED.write(contact.pk, now))
+    # A right code, unexpired, on an unlocked contact: one conditional UPDATE checks and spends
+    # it, and only then are the writes made; on PostgreSQL one statement, which needs no
+    # transaction around it. Only one request can match and clear the token, so it stays single
+    # use. (Comparing keyed hashes in SQL leaks nothing useful through timing.)
+    if not together_if(_SPEND.write(device.pk, _code_hash(device.pk, candidate), now), *writes):
+        # Find out why on the locked row, and count the failure (committed before the refusal).
+        with transaction.atomic():
             device = contact.device = ContactCodeDevice.objects.select_for_update().get(
                 pk=device.pk
             )
@@ -227,24 +240,18 @@ def check_code(*, contact: Contact, code: str, along: Sequence[Write] = ()) -> b
             if not hmac.compare_digest(device.token, _code_hash(device.pk, candidate)):
                 _record_failure(device, now)
                 return False
-            _SPEND.update(device.pk, device.token, now)  # holds on the locked row
-        device.token, device.valid_until = None, now
-        device.attempts = device.consecutive_failures = 0
-        writes = [audit.write("otp.verified", target=contact), *along]
-        if contact.verified_at is None:
-            writes.insert(0, _VERIFIED.write(contact.pk, now))
-            contact.verified_at = now
-        together(*writes)
+            together_if(_SPEND.write(device.pk, device.token, now), *writes)  # the locked row
+    device.token, device.valid_until = None, now
+    device.attempts = device.consecutive_failures = 0
+    if contact.verified_at is None:
+        contact.verified_at = now
     return True
 
 
 def verify_code(*, contact: Contact, code: str) -> None:
     """Check a code; raise DomainError unless it is right. Marks the contact verified."""
-    with transaction.atomic():
-        right = check_code(contact=contact, code=code)
-    # Outside the atomic block: the failure counters are committed before we refuse.
-    if not right:
-        raise wrong_code()
+    if not check_code(contact=contact, code=code):
+        raise wrong_code()  # the failure is counted and committed
 
 
 def _record_failure(device: ContactCodeDevice, now) -> None:

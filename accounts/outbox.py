@@ -40,7 +40,7 @@ def enqueue_message(
     """Add a message to the outbox inside the caller's transaction. A second message with the
     same dedup key is ignored (returns None). `along`: other writes of the caller, sent in the
     same statement (`accounts.together`) and written whether the message is new or not."""
-    message = OutboxMessage(
+    message = new_message(
         channel=channel,
         recipient=recipient,
         body=body,
@@ -48,11 +48,27 @@ def enqueue_message(
         dedup_key=dedup_key,
         expires_at=expires_at,
     )
-    # The dedup key: a message already in the outbox is not inserted again.
-    if not together(*along, insert_write(message, OnConflict.IGNORE)):
+    if not together(*along, message_write(message)):
         return None
-    transaction.on_commit(kick_delivery)
+    kick_after_commit()
     return message
+
+
+def new_message(**fields) -> OutboxMessage:
+    """An unsaved message (the fields of `enqueue_message`), for `message_write`."""
+    return OutboxMessage(**fields)
+
+
+def message_write(message: OutboxMessage) -> Write:
+    """The insert of `message`, to send with other writes (`accounts.together`); nothing is
+    inserted if its dedup key is already in the outbox. Once it is written, the caller calls
+    `kick_after_commit()`."""
+    return insert_write(message, OnConflict.IGNORE)
+
+
+def kick_after_commit() -> None:
+    """Ask for delivery once the caller's transaction commits (now, outside one)."""
+    transaction.on_commit(kick_delivery)
 
 
 def kick_delivery() -> None:

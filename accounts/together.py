@@ -15,6 +15,7 @@ must be a write whose returned values (generated keys) nobody reads, on rows no 
 touches.
 """
 
+import re
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -46,3 +47,53 @@ def together(*writes: Write, using: str = DEFAULT_DB_ALIAS):
             for write in writes:
                 cursor.execute(write.sql, write.params)
         return writes[-1].done(cursor)
+
+
+def together_if(condition: Write, *writes: Write, using: str = DEFAULT_DB_ALIAS) -> int:
+    """Run `condition`, an UPDATE, and only if it changed a row, `writes` too: all of it or
+    nothing. Returns the number of rows `condition` changed.
+
+    On PostgreSQL this is one statement (`WITH fs_condition AS (condition RETURNING 1),
+    w0 AS (write0 guarded by EXISTS (SELECT 1 FROM fs_condition)) ...`), which needs no
+    transaction of its own: outside one, it is committed when it returns. Elsewhere the parts
+    run one by one in a transaction.
+    `writes` are single-row inserts or updates with a WHERE, as `together`'s parts (their
+    results are not read)."""
+    connection = connections[using]
+    if connection.vendor == "postgresql":
+        parts = [f"fs_condition AS ({condition.sql} RETURNING 1)"]
+        parts += [f"w{i} AS ({_only_if_changed(write.sql)})" for i, write in enumerate(writes)]
+        params = [*condition.params, *(p for write in writes for p in write.params)]
+        with transaction.mark_for_rollback_on_error(using), connection.cursor() as cursor:
+            # Only compiled statements are joined here; every value is a parameter.
+            sql = f"WITH {', '.join(parts)} SELECT count(*) FROM fs_condition"  # noqa: S608
+            cursor.execute(sql, params)
+            return cursor.fetchone()[0]
+    with transaction.atomic(using, savepoint=False), connection.cursor() as cursor:
+        cursor.execute(condition.sql, condition.params)
+        changed = cursor.rowcount
+        if changed:
+            for write in writes:
+                cursor.execute(write.sql, write.params)
+    return changed
+
+
+_GUARD = " EXISTS (SELECT 1 FROM fs_condition)"
+# A single-row INSERT as Django compiles it: the table and columns, the values, then the rest.
+_INSERT = re.compile(
+    r"(?P<head>INSERT INTO \S+ \([^()]*\)) VALUES \((?P<values>.*)\)"
+    r"(?P<rest>(?: ON CONFLICT [^()]*)?(?: RETURNING [^()]*)?)",
+    re.DOTALL,
+)
+
+
+def _only_if_changed(sql: str) -> str:
+    """`sql` guarded by the condition's rows: an INSERT's VALUES become a SELECT with a WHERE
+    (PostgreSQL types its literals by the target columns, as in VALUES), an UPDATE's WHERE gets
+    one more term."""
+    insert = _INSERT.fullmatch(sql)
+    if insert:
+        return f"{insert['head']} SELECT {insert['values']} WHERE{_GUARD}{insert['rest']}"
+    if sql.startswith("UPDATE ") and " WHERE " in sql and " RETURNING " not in sql:
+        return f"{sql} AND{_GUARD}"
+    raise ValueError(f"cannot guard this statement: {sql[:60]!r}")

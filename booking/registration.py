@@ -272,13 +272,12 @@ _PENDING_REGISTERED = PreparedUpdate(
 
 
 def verify_registration(*, pending: PendingRegistration, code: str) -> None:
-    # The pending registration is marked in the transaction that spends the code; a wrong code's
-    # failure count is committed before the refusal.
+    # The pending registration is marked with the code spent, all or nothing (one statement on
+    # PostgreSQL); a wrong code's failure count is committed before the refusal.
     now = timezone.now()
-    with transaction.atomic():
-        right = otp.check_code(
-            contact=pending.contact, code=code, along=[_PENDING_VERIFIED.write(pending.pk, now)]
-        )
+    right = otp.check_code(
+        contact=pending.contact, code=code, along=[_PENDING_VERIFIED.write(pending.pk, now)]
+    )
     if not right:
         raise otp.wrong_code()
     pending.verified_at = now

@@ -10,7 +10,7 @@ from accounts import audit
 from accounts.inserts import insert_or_skip, insert_write
 from accounts.models import AuditEvent, OutboxMessage, OutboxState
 from accounts.prepared import PreparedUpdate
-from accounts.together import together
+from accounts.together import together, together_if
 
 _SENT = PreparedUpdate(
     lambda key: (OutboxMessage.objects.filter(dedup_key=key), {"state": OutboxState.SENT}), str
@@ -75,3 +75,68 @@ def test_one_write_alone_is_sent_as_it_is(db):
         assert together(insert_write(_message("t5"), OnConflict.IGNORE)) is True
 
     assert len(queries) == 1 and not queries[0]["sql"].startswith("WITH")
+
+
+# --- together_if: writes only if a conditional UPDATE changed a row ----------------------------
+
+_CLAIM = PreparedUpdate(
+    lambda key: (
+        OutboxMessage.objects.filter(dedup_key=key, state=OutboxState.PENDING),
+        {"state": OutboxState.SENDING},
+    ),
+    str,
+)
+
+
+def test_writes_follow_a_condition_that_changed_a_row(db):
+    insert_or_skip(_message("c1"))
+    insert_or_skip(_message("c2"))
+
+    with CaptureQueriesContext(connection) as queries:
+        changed = together_if(
+            _CLAIM.write("c1"),
+            audit.write("test.claimed"),
+            _SENT.write("c2"),
+            insert_write(_message("c3"), OnConflict.IGNORE),
+        )
+
+    assert changed == 1
+    assert OutboxMessage.objects.get(dedup_key="c1").state == OutboxState.SENDING
+    assert OutboxMessage.objects.get(dedup_key="c2").state == OutboxState.SENT
+    assert AuditEvent.objects.filter(action="test.claimed").count() == 1
+    assert OutboxMessage.objects.filter(dedup_key="c3").exists()
+    if connection.vendor == "postgresql":
+        assert len(queries) == 1
+
+
+def test_nothing_is_written_when_the_condition_changed_no_row(db):
+    insert_or_skip(_message("c4"))
+    OutboxMessage.objects.filter(dedup_key="c4").update(state=OutboxState.SENT)
+
+    changed = together_if(
+        _CLAIM.write("c4"),  # not pending any more
+        audit.write("test.not-claimed"),
+        insert_write(_message("c5"), OnConflict.IGNORE),
+    )
+
+    assert changed == 0
+    assert not AuditEvent.objects.filter(action="test.not-claimed").exists()
+    assert not OutboxMessage.objects.filter(dedup_key="c5").exists()
+
+
+def test_an_error_in_a_guarded_write_undoes_the_condition(db):
+    insert_or_skip(_message("c6"))
+
+    with pytest.raises(IntegrityError), transaction.atomic():
+        together_if(_CLAIM.write("c6"), insert_write(_message("c6")))  # the dedup key, again
+
+    assert OutboxMessage.objects.get(dedup_key="c6").state == OutboxState.PENDING
+
+
+def test_only_inserts_and_updates_with_a_where_can_be_guarded():
+    from accounts.together import Write, _only_if_changed
+
+    with pytest.raises(ValueError):
+        _only_if_changed(Write('DELETE FROM "t" WHERE "id" = %s', [1]).sql)
+    with pytest.raises(ValueError):
+        _only_if_changed('UPDATE "t" SET "a" = %s')

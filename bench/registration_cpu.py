@@ -1,7 +1,8 @@
 """CPU per registration inside one process (no HTTP server, no other clients): the three API
 requests through Django's test client against PostgreSQL and Redis, and in the same process the
 baseline view's request. Steadier than bench/registration.py for comparing two versions of the
-code on a shared machine, since it counts this process's CPU time rather than a rate.
+code on a shared machine, since it counts CPU time rather than a rate: this process's, and,
+when PostgreSQL runs on this machine, that of the server process serving its connection.
 
     DATABASE_URL=postgres://postgres@127.0.0.1:5432/fairslot_bench \
     REDIS_URL=redis://127.0.0.1:6379/13 .venv/bin/python bench/registration_cpu.py --count 400
@@ -59,17 +60,47 @@ def main():
     for n in range(20):  # warm up: imports, connections, compiled statements
         register(n)
         baseline(n)
-    began = time.process_time()
+    server = _server_cpu()
+    began, began_db = time.process_time(), server()
     for n in range(100, 100 + args.count):
         register(n)
     registration = (time.process_time() - began) / args.count
-    began = time.process_time()
+    registration_db = (server() - began_db) / args.count
+    began, began_db = time.process_time(), server()
     for n in range(3 * args.count):
         baseline(n)
     request = (time.process_time() - began) / (3 * args.count)
+    request_db = (server() - began_db) / (3 * args.count)
     print(f"CPU per registration (3 requests): {registration * 1000:.2f} ms")
     print(f"CPU per baseline request: {request * 1000:.2f} ms")
     print(f"registration / 3 baseline requests: {registration / (3 * request):.1f}")
+    if registration_db == registration_db:  # not NaN: the server process could be read
+        print(
+            f"PostgreSQL CPU per registration: {registration_db * 1000:.2f} ms, per baseline "
+            f"request: {request_db * 1000:.2f} ms; both together, registration / 3 baseline "
+            f"requests: {(registration + registration_db) / (3 * (request + request_db)):.1f}"
+        )
+
+
+def _server_cpu():
+    """A function returning the CPU seconds used so far by the PostgreSQL process serving this
+    connection (NaN when it is not on this machine or cannot be read)."""
+    from django.db import connection
+
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT pg_backend_pid()")
+        (pid,) = cursor.fetchone()
+    ticks = os.sysconf("SC_CLK_TCK")
+
+    def used() -> float:
+        try:
+            with open(f"/proc/{pid}/stat") as stat:
+                fields = stat.read().rsplit(")", 1)[1].split()
+            return (int(fields[11]) + int(fields[12])) / ticks
+        except (OSError, IndexError, ValueError):
+            return float("nan")
+
+    return used
 
 
 if __name__ == "__main__":

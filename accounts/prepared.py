@@ -21,7 +21,7 @@ from datetime import UTC, datetime
 from django.db import DEFAULT_DB_ALIAS, connections, transaction
 from django.db.models.sql import UpdateQuery
 
-from accounts.together import Write
+from accounts.together import Write, cursor_for
 
 _PROBES = {
     # Within every integer field's range (PostgreSQL's smallint too: a lookup out of range
@@ -72,7 +72,7 @@ class Prepared:
         statement, params = self._bound(args)
         with (
             transaction.mark_for_rollback_on_error(DEFAULT_DB_ALIAS),
-            connections[DEFAULT_DB_ALIAS].cursor() as cursor,
+            cursor_for(connections[DEFAULT_DB_ALIAS]) as cursor,
         ):
             cursor.execute(statement.sql, params)
             return statement, (cursor.fetchall() if fetch else cursor.rowcount)

@@ -33,11 +33,18 @@ class Write:
     done: Callable[[Any], Any] = lambda cursor: cursor.rowcount
 
 
+def cursor_for(connection):
+    """A cursor for statements run again and again with new values: prepared on the server
+    where the backend offers it (config/postgresql), a plain one elsewhere."""
+    prepared = getattr(connection, "prepared_cursor", None)
+    return prepared() if prepared is not None else connection.cursor()
+
+
 def together(*writes: Write, using: str = DEFAULT_DB_ALIAS):
     """Run `writes` in order, in one statement where the database allows it; return the last
     one's `done(cursor)`."""
     connection = connections[using]
-    with transaction.mark_for_rollback_on_error(using), connection.cursor() as cursor:
+    with transaction.mark_for_rollback_on_error(using), cursor_for(connection) as cursor:
         if connection.vendor == "postgresql" and len(writes) > 1:
             parts = ", ".join(f"w{i} AS ({write.sql})" for i, write in enumerate(writes[:-1]))
             cursor.execute(
@@ -64,7 +71,7 @@ def together_if(condition: Write, *writes: Write, using: str = DEFAULT_DB_ALIAS)
         parts = [f"fs_condition AS ({condition.sql} RETURNING 1)"]
         parts += [f"w{i} AS ({_only_if_changed(write.sql)})" for i, write in enumerate(writes)]
         params = [*condition.params, *(p for write in writes for p in write.params)]
-        with transaction.mark_for_rollback_on_error(using), connection.cursor() as cursor:
+        with transaction.mark_for_rollback_on_error(using), cursor_for(connection) as cursor:
             # Only compiled statements are joined here; every value is a parameter.
             sql = f"WITH {', '.join(parts)} SELECT count(*) FROM fs_condition"  # noqa: S608
             cursor.execute(sql, params)

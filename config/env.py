@@ -71,6 +71,7 @@ def env_database(name: str, default: str) -> dict:
         # Django's backend, checking a reused connection only when it has been idle a while.
         config["ENGINE"] = "config.postgresql"
         config["HEALTHY_FOR"] = env_int("DB_HEALTHY_FOR_SECONDS", 5)
+        config["PREPARED_STATEMENTS"] = env_bool("DB_PREPARED_STATEMENTS", True)
     return config
 
 

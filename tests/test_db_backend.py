@@ -62,3 +62,45 @@ def test_a_dead_connection_idle_for_a_while_is_replaced_without_error(checks):
 
     assert _request() == 42
     assert connection.connection is not old
+
+
+# --- Statements prepared on the server, for the statements run again and again -----------------
+
+
+def _prepared_statements() -> list[str]:
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT statement FROM pg_prepared_statements")
+        return [statement for (statement,) in cursor.fetchall()]
+
+
+def test_a_prepared_cursor_prepares_its_statements_once_and_no_others():
+    connection.close()  # a new session: no prepared statements yet
+    for value in (1, 2, 3):
+        with connection.prepared_cursor() as cursor:
+            cursor.execute("SELECT %s::int + 40", [value])
+            assert cursor.fetchone()[0] == 40 + value
+    with connection.cursor() as cursor:  # Django's own cursor: client-side binding
+        cursor.execute("SELECT %s::int + 50", [1])
+
+    assert _prepared_statements() == ["SELECT $1::int + 40"]
+
+
+def test_a_prepared_cursor_reports_errors_as_django_does():
+    from django.db import IntegrityError, transaction
+
+    with (
+        pytest.raises(IntegrityError),
+        transaction.atomic(),
+        connection.prepared_cursor() as cursor,
+    ):
+        cursor.execute("CREATE TEMPORARY TABLE t (x int PRIMARY KEY)")
+        cursor.execute("INSERT INTO t VALUES (%s), (%s)", [1, 1])
+
+
+def test_prepared_statements_can_be_turned_off(monkeypatch):
+    connection.close()
+    monkeypatch.setitem(connection.settings_dict, "PREPARED_STATEMENTS", False)
+    with connection.prepared_cursor() as cursor:
+        cursor.execute("SELECT %s::int + 60", [1])
+
+    assert _prepared_statements() == []

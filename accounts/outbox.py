@@ -6,7 +6,8 @@ from collections.abc import Sequence
 from datetime import timedelta
 
 from django.conf import settings
-from django.core.cache import cache
+from django.core.cache import DEFAULT_CACHE_ALIAS, cache, caches
+from django.core.cache.backends.redis import RedisCache
 from django.core.mail import send_mail
 from django.db import transaction
 from django.db.models import F, Q
@@ -14,6 +15,7 @@ from django.db.models.constants import OnConflict
 from django.db.models.functions import Now
 from django.utils import timezone
 
+from accounts import rediscache
 from accounts.inserts import insert_write
 from accounts.models import ContactKind, OutboxMessage, OutboxState
 from accounts.sms import SmsError, get_backend
@@ -84,7 +86,7 @@ def kick_delivery() -> None:
 
     if settings.OUTBOX_COALESCE_KICKS:
         try:
-            if not cache.add(KICK_FLAG, 1, KICK_FLAG_TTL):
+            if not _flag_kick():
                 return  # a run is queued that has not read the due messages yet
         except Exception:
             logger.warning("cache unavailable: delivery kicks are not coalesced")
@@ -92,6 +94,14 @@ def kick_delivery() -> None:
         task_deliver_outbox.delay()
     except Exception:
         logger.warning("could not enqueue an outbox delivery run; the sweep will deliver")
+
+
+def _flag_kick() -> bool:
+    """Set the kick flag unless it is set; True if this call set it."""
+    store = caches[DEFAULT_CACHE_ALIAS]
+    if isinstance(store, RedisCache):
+        return rediscache.add(store, KICK_FLAG, 1, KICK_FLAG_TTL)
+    return store.add(KICK_FLAG, 1, KICK_FLAG_TTL)
 
 
 def _claim(message_id: int) -> bool:

@@ -1,6 +1,6 @@
 from django.urls import path
 
-from booking import api, views
+from booking import views
 
 urlpatterns = [
     path("", views.home, name="home"),
@@ -17,21 +17,4 @@ urlpatterns = [
     path("my/appointments/<int:pk>/<str:action>/", views.my_appointment, name="my-appointment"),
     path("my/code/", views.my_code, name="my-code"),
     path("my/logout/", views.my_logout, name="my-logout"),
-    path("api/v1/registrations/", api.RegistrationStart.as_view(), name="api-registration-start"),
-    # The registration token is a bearer secret: it travels in the body, never in the URL.
-    path(
-        "api/v1/registrations/status/",
-        api.RegistrationStatus.as_view(),
-        name="api-registration-status",
-    ),
-    path(
-        "api/v1/registrations/verify/",
-        api.RegistrationVerify.as_view(),
-        name="api-registration-verify",
-    ),
-    path(
-        "api/v1/registrations/submit/",
-        api.RegistrationSubmit.as_view(),
-        name="api-registration-submit",
-    ),
 ]

@@ -9,6 +9,7 @@ admin.site.site_header = "Fairslot — back office"
 admin.site.site_title = "Fairslot"
 
 urlpatterns = [
+    path("", include("booking.api_urls")),
     path("admin/", admin.site.urls),
     path("i18n/", include("django.conf.urls.i18n")),
     path("api/schema/", SpectacularAPIView.as_view(permission_classes=[]), name="api-schema"),

@@ -620,3 +620,18 @@ def test_simultaneous_first_use_of_one_contact_creates_it_once():
     assert [exc for _pk, exc in outcomes] == [None] * 10
     assert len({pk for pk, _exc in outcomes}) == 1
     assert Contact.objects.count() == 1
+
+
+def test_api_serializers_bind_fresh_fields_to_each_request(window):
+    from booking.api import EntryOutput, StartInput
+
+    payload = _api_payload(window)
+    first = StartInput(data={**payload, "sites": ["X" * 33]})
+    second = StartInput(data={**payload, "excluded_weekdays": ["8"]})
+
+    assert not first.is_valid() and not second.is_valid()
+    assert set(first.errors) == {"sites"} and set(second.errors) == {"excluded_weekdays"}
+    assert first.fields["sites"] is not second.fields["sites"]
+    assert first.fields["sites"].parent is first and second.fields["sites"].parent is second
+    entry = _register(window)
+    assert EntryOutput(entry).data["receipt"] == registration.receipt_token(entry)

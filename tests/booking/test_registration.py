@@ -635,3 +635,16 @@ def test_api_serializers_bind_fresh_fields_to_each_request(window):
     assert first.fields["sites"].parent is first and second.fields["sites"].parent is second
     entry = _register(window)
     assert EntryOutput(entry).data["receipt"] == registration.receipt_token(entry)
+
+
+def test_openapi_schema_and_docs_page_describe_the_registration_api(client, db):
+    schema = client.get("/api/schema/", HTTP_ACCEPT="application/json")
+    docs = client.get("/api/docs/")
+
+    assert schema.status_code == 200 and docs.status_code == 200
+    spec = schema.json()
+    for path in ("", "verify/", "submit/", "status/"):
+        assert f"/api/v1/registrations/{path}" in spec["paths"]
+    start = spec["components"]["schemas"]["StartInput"]
+    assert {"window", "procedure", "identifier", "contact", "proof"} <= set(start["properties"])
+    assert "status" not in start["properties"]  # not an input: mass assignment is refused

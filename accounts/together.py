@@ -3,10 +3,10 @@
 A request's last writes are often independent rows: the audit event, the outbox message, a mark
 on the pending registration. Each costs a round trip to the database, and on a shared machine
 the round trips are a measurable part of a registration's cost (docs/benchmarks.md, the
-registration's fourth round). On PostgreSQL, `together(a, b, c)`
-sends them as one statement, a data-modifying WITH (`WITH w0 AS (a), w1 AS (b) c`): each part
-runs exactly once and to completion whatever the others do, in the caller's transaction, and
-an error in any part fails the statement (and the transaction) as a lone statement would.
+registration's fourth round). On PostgreSQL, `together(a, b, c)` sends them as one statement,
+a data-modifying WITH (`WITH w0 AS (a), w1 AS (b) c`): each part runs exactly once and to
+completion whatever the others do, in the caller's transaction, and an error in any part fails
+the statement (and the transaction) as a lone statement would.
 Elsewhere (SQLite, the embedded default) the parts run one by one in the same order.
 
 What a caller gives up: the parts see the database as it was before the statement (no part

@@ -23,7 +23,7 @@ from django.utils.translation import gettext_lazy as _
 from accounts import audit, outbox, ratelimit
 from accounts.crypto import blind_index
 from accounts.inserts import insert, insert_or_skip
-from accounts.models import Contact, ContactCodeDevice, ContactKind
+from accounts.models import Contact, ContactCodeDevice, ContactKind, OutboxMessage
 from accounts.prepared import Joined, Prepared, PreparedUpdate
 from accounts.together import Write, together_if
 from config.errors import DomainError, Throttled
@@ -166,7 +166,7 @@ def send_code(*, contact: Contact, client_ip: str, proof_ok: bool, language: str
     body = _message(code, language)
 
     def writes_for(count: int) -> list[Write]:  # the count-th code sent to this contact
-        message = outbox.new_message(
+        message = OutboxMessage(
             channel=contact.kind,
             recipient=contact.value,
             body=body,

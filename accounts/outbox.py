@@ -6,8 +6,7 @@ from collections.abc import Sequence
 from datetime import timedelta
 
 from django.conf import settings
-from django.core.cache import DEFAULT_CACHE_ALIAS, cache, caches
-from django.core.cache.backends.redis import RedisCache
+from django.core.cache import cache
 from django.core.mail import send_mail
 from django.db import transaction
 from django.db.models import F, Q
@@ -15,7 +14,6 @@ from django.db.models.constants import OnConflict
 from django.db.models.functions import Now
 from django.utils import timezone
 
-from accounts import rediscache
 from accounts.inserts import insert_write
 from accounts.models import ContactKind, OutboxMessage, OutboxState
 from accounts.sms import SmsError, get_backend
@@ -42,7 +40,7 @@ def enqueue_message(
     """Add a message to the outbox inside the caller's transaction. A second message with the
     same dedup key is ignored (returns None). `along`: other writes of the caller, sent in the
     same statement (`accounts.together`) and written whether the message is new or not."""
-    message = new_message(
+    message = OutboxMessage(
         channel=channel,
         recipient=recipient,
         body=body,
@@ -54,11 +52,6 @@ def enqueue_message(
         return None
     kick_after_commit()
     return message
-
-
-def new_message(**fields) -> OutboxMessage:
-    """An unsaved message (the fields of `enqueue_message`), for `message_write`."""
-    return OutboxMessage(**fields)
 
 
 def message_write(message: OutboxMessage) -> Write:
@@ -86,7 +79,7 @@ def kick_delivery() -> None:
 
     if settings.OUTBOX_COALESCE_KICKS:
         try:
-            if not _flag_kick():
+            if not cache.add(KICK_FLAG, 1, KICK_FLAG_TTL):
                 return  # a run is queued that has not read the due messages yet
         except Exception:
             logger.warning("cache unavailable: delivery kicks are not coalesced")
@@ -94,14 +87,6 @@ def kick_delivery() -> None:
         task_deliver_outbox.delay()
     except Exception:
         logger.warning("could not enqueue an outbox delivery run; the sweep will deliver")
-
-
-def _flag_kick() -> bool:
-    """Set the kick flag unless it is set; True if this call set it."""
-    store = caches[DEFAULT_CACHE_ALIAS]
-    if isinstance(store, RedisCache):
-        return rediscache.add(store, KICK_FLAG, 1, KICK_FLAG_TTL)
-    return store.add(KICK_FLAG, 1, KICK_FLAG_TTL)
 
 
 def _claim(message_id: int) -> bool:

@@ -18,7 +18,6 @@ from django.core.cache import DEFAULT_CACHE_ALIAS, caches
 from django.core.cache.backends.redis import RedisCache
 from django.utils.translation import gettext_lazy as _
 
-from accounts import rediscache
 from config.errors import Busy, Throttled
 
 logger = logging.getLogger(__name__)
@@ -91,8 +90,8 @@ def _ttl(rule: Hit | Cooldown) -> int:
 
 def _apply_redis(store: RedisCache, rules, now: float) -> tuple[int, float]:
     global _script
-    # The cache's own connection pool: one Redis configuration for the project.
-    client = rediscache.client(store)
+    # The cache's own client and connection pool: one Redis configuration for the project.
+    client = store._cache.get_client(write=True)
     if _script is None:
         _script = client.register_script(_LUA)
     args = [repr(now)]

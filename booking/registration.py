@@ -127,11 +127,27 @@ def _normalised(data: RegistrationInput) -> dict:
     }
 
 
+def _open_now(path: str = "") -> Q:
+    """The window (at `path`, e.g. "window__") is open now, by database time."""
+    lookups = {"state": WindowState.OPEN, "opens_at__lte": Now(), "closes_at__gt": Now()}
+    return Q(**{path + name: value for name, value in lookups.items()})
+
+
+def _is_open(path: str = "") -> ExpressionWrapper:
+    return ExpressionWrapper(_open_now(path), output_field=BooleanField())
+
+
+def _open_procedures(rows) -> dict:
+    """From rows ending in (window open now, procedure code, procedure id): the procedures by
+    code if the window is open, else nothing (a window without procedures gives {None: None})."""
+    return {code: pk for *_row, is_open, code, pk in rows if is_open}
+
+
 # One query answers "open now, by database time?" and "which procedures?".
 _OPEN_WINDOW_PROCEDURES = Prepared(
-    lambda window_id: Window.objects.filter(
-        pk=window_id, state=WindowState.OPEN, opens_at__lte=Now(), closes_at__gt=Now()
-    ).values_list("procedures__code", "procedures__id"),
+    lambda window_id: Window.objects.filter(_open_now(), pk=window_id).values_list(
+        "procedures__code", "procedures__id"
+    ),
     int,
 )
 
@@ -162,16 +178,11 @@ def _check_window(window: Window, answers: dict) -> Procedure:
 
 _WINDOW = Joined(Window)
 # One row per procedure of the window (one row of NULLs if it has none), each saying whether the
-# window is open now, by database time: the same test as _OPEN_WINDOW_PROCEDURES.
+# window is open now, by database time.
 _WINDOW_BY_CODE = Prepared(
     lambda code: (
         Window.objects.filter(code=code)
-        .annotate(
-            is_open=ExpressionWrapper(
-                Q(state=WindowState.OPEN, opens_at__lte=Now(), closes_at__gt=Now()),
-                output_field=BooleanField(),
-            )
-        )
+        .annotate(is_open=_is_open())
         .values_list(*_WINDOW.names(), "is_open", "procedures__code", "procedures__id")
     ),
     str,
@@ -186,7 +197,7 @@ def window_by_code(code: str) -> Window | None:
     if not rows:
         return None
     (window,) = _WINDOW.split(rows[0][:-3])
-    window.open_procedures = {code: pk for *_window, is_open, code, pk in rows if is_open}
+    window.open_procedures = _open_procedures(rows)
     return window
 
 
@@ -378,20 +389,17 @@ _FOR_SUBMIT = Joined(PendingRegistration, ("window", Window), ("contact", Contac
 
 def _locked(**lookup):
     """The pending registration, locked, with its window, contact, refused duplicates, and the
-    window's procedures each with whether the window is open now by database time (the test of
-    _OPEN_WINDOW_PROCEDURES): one row per procedure, one of NULLs if it has none."""
+    window's procedures each with whether the window is open now by database time: one row per
+    procedure, one of NULLs if it has none."""
     refused = DuplicateAttempt.objects.filter(
         contact=OuterRef("contact"), window=OuterRef("window")
     ).values("count")[:1]
-    is_open = Q(
-        window__state=WindowState.OPEN, window__opens_at__lte=Now(), window__closes_at__gt=Now()
-    )
     return (
         _live_pending()
         .select_for_update(of=("self",))
         .annotate(
             refused=Coalesce(Subquery(refused), 0),
-            is_open=ExpressionWrapper(is_open, output_field=BooleanField()),
+            is_open=_is_open("window__"),
         )
         .filter(**lookup)
         .values_list(
@@ -417,7 +425,7 @@ def _locked_pending(**lookup) -> PendingRegistration:
         raise _not_found()
     pending, window, contact = _FOR_SUBMIT.split(rows[0][:-4])
     pending.window, pending.contact, pending.refused = window, contact, rows[0][-4]
-    window.open_procedures = {code: pk for *_pending, is_open, code, pk in rows if is_open}
+    window.open_procedures = _open_procedures(rows)
     return pending
 
 

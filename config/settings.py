@@ -164,7 +164,7 @@ REDIS_URL = env_url("REDIS_URL", None, ("redis://", "rediss://", "unix://"))
 if REDIS_URL:
     CACHES = {
         "default": {
-            "BACKEND": "django.core.cache.backends.redis.RedisCache",
+            "BACKEND": "config.cache.RedisCache",  # Django's, keeping its Redis client
             "LOCATION": REDIS_URL,
             "TIMEOUT": 300,
         }

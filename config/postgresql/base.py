@@ -22,10 +22,7 @@ e.g. behind a pooler in transaction mode that does not track them) gives a plain
 import time
 
 from django.db.backends.postgresql import base
-from django.db.backends.postgresql.psycopg_any import register_tzloader
-from psycopg.pq import Format
 
-TIMESTAMPTZ_OID = 1184
 ONLY_WHEN_ASKED = 2**31 - 1  # executions before psycopg prepares a statement on its own
 
 
@@ -38,28 +35,32 @@ class PreparingCursor(base.ServerBindingCursor):
 
 class DatabaseWrapper(base.DatabaseWrapper):
     last_used = float("-inf")  # time.monotonic() when a cursor was last opened
+    cursor_class = None  # while prepared_cursor() opens one: the class it asks for
 
     def prepared_cursor(self):
         """A cursor whose statements are prepared on the server (see the module's note),
-        wrapped as Django wraps its own (errors, query logging)."""
+        opened and wrapped as Django opens its own (health check, errors, query logging)."""
         if not self.settings_dict.get("PREPARED_STATEMENTS", True):
             return self.cursor()
-        self.close_if_health_check_failed()
-        self.ensure_connection()
-        with self.wrap_database_errors:
-            if self.connection.prepare_threshold is None:
-                # Django turns psycopg's preparing off; this lets the statements prepared on
-                # request (this cursor's) be prepared, and no others: client-side binding, which
-                # every other query uses, never prepares.
-                self.connection.prepare_threshold = ONLY_WHEN_ASKED
-            cursor = PreparingCursor(self.connection)
-            # As Django's create_cursor: dates in the connection's time zone.
-            tzloader = self.connection.adapters.get_loader(TIMESTAMPTZ_OID, Format.TEXT)
-            if self.timezone != tzloader.timezone:
-                register_tzloader(self.timezone, cursor)
-            wrapped = self._prepare_cursor(cursor)
-        self.last_used = time.monotonic()
-        return wrapped
+        self.cursor_class = PreparingCursor
+        try:
+            return self._cursor()
+        finally:
+            self.cursor_class = None
+
+    def create_cursor(self, name=None):
+        if self.cursor_class is None or name:
+            return super().create_cursor(name)
+        if self.connection.prepare_threshold is None:
+            # Django turns psycopg's preparing off; this lets the statements prepared on request
+            # (this cursor's) be prepared, and no others: client-side binding, which every
+            # other query uses, never prepares.
+            self.connection.prepare_threshold = ONLY_WHEN_ASKED
+        default, self.connection.cursor_factory = self.connection.cursor_factory, self.cursor_class
+        try:  # Django's own cursor (its time zone and all), of this class
+            return super().create_cursor(name)
+        finally:
+            self.connection.cursor_factory = default
 
     def _cursor(self, name=None):
         cursor = super()._cursor(name)

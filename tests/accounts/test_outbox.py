@@ -182,7 +182,7 @@ def test_kick_goes_out_when_the_cache_is_down(
     def down(*args, **kwargs):
         raise ConnectionError("redis down")
 
-    monkeypatch.setattr(outbox, "_flag_kick", down)  # Redis's SET NX, or the cache's add
+    monkeypatch.setattr(outbox.cache, "add", down)
     monkeypatch.setattr(outbox.cache, "delete", down)
     _enqueue_committed("d1", django_capture_on_commit_callbacks)
     _enqueue_committed("d2", django_capture_on_commit_callbacks)

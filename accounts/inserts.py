@@ -36,11 +36,13 @@ def _using(obj: Model) -> str:
     return router.db_for_write(type(obj), instance=obj)
 
 
-def insert_write(obj: Model, on_conflict=None) -> Write:
+def insert_write(obj: Model, on_conflict=None, links: dict | None = None) -> Write:
     """The insert of `obj`, not sent yet (see `accounts.together`); with `on_conflict` it
     inserts nothing on a conflict. Its result, when it is the last part: True if inserted,
     and then `obj` is saved (pk and database-returned fields set). Another part's row stays
-    unsaved in memory (no pk) though it is written."""
+    unsaved in memory (no pk) though it is written. `links` (attname to
+    `accounts.together.From`): columns whose values another part of a `chain` writes, e.g.
+    the key of a row inserted in the same statement."""
     model = type(obj)
     opts = obj._meta
     using = _using(obj)
@@ -53,6 +55,8 @@ def insert_write(obj: Model, on_conflict=None) -> Write:
     params = statement.params  # a statement of its own holds its row's values
     if params is None:  # as the compiler prepares them (auto_now fields set on `obj`)
         params = [f.get_db_prep_save(f.pre_save(obj, True), connection) for f in fields]
+    if links:
+        params = [links.get(f.attname, value) for f, value in zip(fields, params, strict=True)]
 
     def done(cursor) -> bool:
         rows = statement.returned(cursor)

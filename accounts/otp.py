@@ -16,16 +16,17 @@ from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.db import transaction
 from django.db.models import F
+from django.db.models.constants import OnConflict
 from django.utils import timezone, translation
 from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 
 from accounts import audit, outbox, ratelimit
 from accounts.crypto import blind_index
-from accounts.inserts import insert, insert_or_skip
+from accounts.inserts import insert, insert_or_skip, insert_write
 from accounts.models import Contact, ContactCodeDevice, ContactKind, OutboxMessage
 from accounts.prepared import Joined, Prepared, PreparedUpdate
-from accounts.together import Write, together_if
+from accounts.together import From, Write, chain, chains, returning, together_if
 from config.errors import DomainError, Throttled
 
 logger = logging.getLogger(__name__)
@@ -40,6 +41,13 @@ IP_LIMIT_WITHOUT_PROOF = 5  # per hour, for browsers without JavaScript
 
 
 _CONTACT, _DEVICE = Joined(Contact), Joined(ContactCodeDevice)
+_CONTACT_WITH_DEVICE = Joined(Contact, ("device", ContactCodeDevice))
+_KNOWN_CONTACT = Prepared(
+    lambda value_hash: Contact.objects.filter(value_hash=value_hash).values_list(
+        *_CONTACT_WITH_DEVICE.names()
+    ),
+    str,
+)
 _CONTACT_BY_HASH = Prepared(
     lambda value_hash: Contact.objects.filter(value_hash=value_hash).values_list(*_CONTACT.names()),
     str,
@@ -56,17 +64,20 @@ def get_or_create_contact(*, kind: str, value: str) -> Contact:
     """`value` must already be normalised (E.164 phone, lower-case e-mail). The contact comes
     with its code device (`contact.device`) already loaded.
 
-    Known or new, the contact costs the same three statements, so that the time of the answer
-    says little about whether this phone or e-mail was used before (bench/enumeration.py): the
-    user row, whose name derives from the contact, is inserted first; for a known contact that
-    insert meets the unique name and writes nothing, and the contact then its device are read;
-    for a new one they are inserted. Two requests creating the same contact meet on that row
-    too: the loser waits for the winner and reads its rows. All three rows or none, inside the
-    caller's transaction, without a savepoint of its own."""
+    Known or new, the contact costs the same statements, so that the time of the answer says
+    little about whether this phone or e-mail was used before (bench/enumeration.py): the user
+    row, whose name derives from the contact, is inserted first; for a known contact that insert
+    meets the unique name and writes nothing, and the contact with its device is read; for a
+    new one the contact and the device are inserted. On PostgreSQL that is one statement either
+    way (`accounts.together.chain`); elsewhere three. Two requests creating the same contact
+    meet on that row too: the loser waits for the winner and reads its rows. All three rows or
+    none, inside the caller's transaction, without a savepoint of its own."""
     value_hash = blind_index("contact", value)
     with transaction.atomic(savepoint=False):
         user = get_user_model()(username=f"c-{value_hash[:24]}")
         user.set_unusable_password()
+        if chains():
+            return _contact_in_one_statement(user, kind, value, value_hash)
         if not insert_or_skip(user):
             (contact,) = _CONTACT.split(_CONTACT_BY_HASH.rows(value_hash)[0])
             (contact.device,) = _DEVICE.split(_DEVICE_OF_CONTACT.rows(contact.pk)[0])
@@ -76,6 +87,41 @@ def get_or_create_contact(*, kind: str, value: str) -> Contact:
         contact.device = ContactCodeDevice(user=user, contact=contact, name=kind, confirmed=True)
         insert(contact.device)
     return contact
+
+
+def _contact_in_one_statement(user, kind: str, value: str, value_hash: str) -> Contact:
+    contact = Contact(kind=kind, value=value, value_hash=value_hash)
+    device = ContactCodeDevice(name=kind, confirmed=True)
+    known = _KNOWN_CONTACT.read(value_hash)
+    rows = chain(
+        insert_write(user, OnConflict.IGNORE),
+        returning(insert_write(contact, links={"user_id": From(0)}), _columns(Contact)),
+        returning(
+            insert_write(device, links={"user_id": From(0), "contact_id": From(1)}),
+            _columns(ContactCodeDevice),
+        ),
+        # The new rows as inserted, or, when the user row was there already, the known ones:
+        # the same columns (and decryption) either way.
+        final=Write(
+            "SELECT w1.*, w2.* FROM w1, w2 UNION ALL SELECT * FROM "  # noqa: S608 (compiled)
+            f"({known.sql}) fs_known WHERE NOT EXISTS (SELECT 1 FROM w0)",
+            known.params,
+            known.done,
+        ),
+    )
+    if not rows:
+        # Created by a concurrent request that committed while this statement waited on its
+        # user row, after the statement's snapshot: read it now.
+        (contact,) = _CONTACT.split(_CONTACT_BY_HASH.rows(value_hash)[0])
+        (contact.device,) = _DEVICE.split(_DEVICE_OF_CONTACT.rows(contact.pk)[0])
+        return contact
+    contact, contact.device = _CONTACT_WITH_DEVICE.split(rows[0])
+    return contact
+
+
+def _columns(model) -> list[str]:
+    """The model's columns in the order `Joined` reads them."""
+    return [field.column for field in model._meta.concrete_fields]
 
 
 def _code_hash(device_id: int, code: str) -> str:

@@ -68,6 +68,19 @@ class Prepared:
             rows = list(statement.compiler.apply_converters(rows, statement.converters))
         return rows
 
+    def read(self, *args) -> Write:
+        """The same read, not sent yet, as the final query of an `accounts.together.chain`
+        (which may add to it): its result is the rows, as `rows` gives them."""
+        statement, params = self._bound(args)
+
+        def done(cursor) -> list:
+            rows = cursor.fetchall()
+            if statement.converters:
+                rows = list(statement.compiler.apply_converters(rows, statement.converters))
+            return rows
+
+        return Write(statement.sql, params, done)
+
     def _run(self, args, fetch: bool):
         statement, params = self._bound(args)
         with (

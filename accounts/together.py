@@ -16,7 +16,7 @@ touches.
 """
 
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -83,6 +83,94 @@ def together_if(condition: Write, *writes: Write, using: str = DEFAULT_DB_ALIAS)
             for write in writes:
                 cursor.execute(write.sql, write.params)
     return changed
+
+
+@dataclass(frozen=True)
+class From:
+    """A parameter of a `chain` part that stands for a value an earlier part wrote: `column` of
+    the row that part `part` returned (its RETURNING)."""
+
+    part: int
+    column: str = "id"
+
+
+def chains(using: str = DEFAULT_DB_ALIAS) -> bool:
+    """Whether `chain` is available on this database (PostgreSQL)."""
+    return connections[using].vendor == "postgresql"
+
+
+def chain(*parts: Write, final: Write, using: str = DEFAULT_DB_ALIAS):
+    """One statement on PostgreSQL (see `chains`): `parts` as `w0`, `w1`, ... of a WITH, then
+    `final`, a query that may read them; returns `final.done(cursor)`.
+
+    A part may take values from the rows earlier parts returned: a parameter `From(i, "id")`
+    becomes `w<i>."id"`, and an INSERT with such values inserts only if every part it takes
+    values from returned a row (its VALUES become a SELECT from those parts). So a row and the
+    rows that refer to it are written in one round trip, and a conflict on the first (ON
+    CONFLICT DO NOTHING) writes none of them. As in `together`, every part sees the database as
+    it was before the statement, runs once and to completion, and an error in any part fails
+    the statement."""
+    if not chains(using):
+        raise NotImplementedError("chain() needs PostgreSQL: callers check chains() first")
+    connection = connections[using]
+    quote = connection.ops.quote_name
+    ctes, params = [], []
+    for i, part in enumerate(parts):
+        sql, own = _linked(part, i, quote)
+        ctes.append(f"w{i} AS ({sql})")
+        params += own
+    with transaction.mark_for_rollback_on_error(using), cursor_for(connection) as cursor:
+        cursor.execute(f"WITH {', '.join(ctes)} {final.sql}", [*params, *final.params])
+        return final.done(cursor)
+
+
+_PLACEHOLDER = re.compile(r"%%|%s")
+
+
+def _linked(part: Write, index: int, quote) -> tuple[str, list]:
+    pieces, params, sources = [], [], []
+    position, values = 0, iter(part.params)
+    for match in _PLACEHOLDER.finditer(part.sql):
+        pieces.append(part.sql[position : match.start()])
+        position = match.end()
+        if match.group() == "%%":
+            pieces.append("%%")
+            continue
+        value = next(values)
+        if not isinstance(value, From):
+            pieces.append("%s")
+            params.append(value)
+            continue
+        if not 0 <= value.part < index:
+            raise ValueError(f"part {index} takes a value from part {value.part}, not before it")
+        pieces.append(f"w{value.part}.{quote(value.column)}")
+        if value.part not in sources:
+            sources.append(value.part)
+    pieces.append(part.sql[position:])
+    if next(values, None) is not None:
+        raise ValueError(f"part {index} has more parameters than placeholders")
+    sql = "".join(pieces)
+    if sources:
+        insert = _INSERT.fullmatch(sql)
+        if insert is None:
+            raise ValueError(f"part {index} is no INSERT, so it cannot take another part's values")
+        tables = ", ".join(f"w{source}" for source in sources)
+        # Only compiled statements are joined here; every value is a parameter.
+        sql = f"{insert['head']} SELECT {insert['values']} FROM {tables}{insert['rest']}"  # noqa: S608
+    return sql, params
+
+
+def returning(write: Write, columns: Sequence[str], using: str = DEFAULT_DB_ALIAS) -> Write:
+    """`write`, an INSERT, returning `columns` in this order (instead of what it returned), for
+    a `chain` whose final query reads them."""
+    insert = _INSERT.fullmatch(write.sql)
+    if insert is None:
+        raise ValueError(f"not an INSERT: {write.sql[:60]!r}")
+    quote = connections[using].ops.quote_name
+    rest = re.sub(r" RETURNING .*$", "", insert["rest"], flags=re.DOTALL)
+    listed = ", ".join(quote(column) for column in columns)
+    sql = f"{insert['head']} VALUES ({insert['values']}){rest} RETURNING {listed}"
+    return Write(sql, write.params, write.done)
 
 
 _GUARD = " EXISTS (SELECT 1 FROM fs_condition)"

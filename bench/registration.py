@@ -101,13 +101,15 @@ CODE_SQL = """
 
 
 def _code_for(phone_e164: str) -> str:
-    """The code as the phone receives it: the last code message of this contact (one query, so
-    that the clients, which share the machine with the server, cost it little)."""
+    """The code as the phone receives it: the last code message of this contact (one query,
+    prepared on the server once per connection, so that the clients, which share the machine
+    with the server, cost it little: planning it anew cost PostgreSQL about 0.85 ms a time)."""
     from django.db import connection
 
     from accounts.crypto import blind_index, decrypt
+    from accounts.together import cursor_for
 
-    with connection.cursor() as cursor:
+    with cursor_for(connection) as cursor:
         cursor.execute(CODE_SQL, [blind_index("contact", phone_e164)])
         (body,) = cursor.fetchone()
     return re.search(r"\b(\d{6})\b", decrypt(body)).group(1)

@@ -13,8 +13,9 @@ from datetime import date, datetime, timedelta
 from functools import partial
 
 from django.core import signing
-from django.db import transaction
+from django.db import DEFAULT_DB_ALIAS, transaction
 from django.db.models import BooleanField, ExpressionWrapper, F, OuterRef, Q, Subquery
+from django.db.models.constants import OnConflict
 from django.db.models.functions import Coalesce, Now
 from django.utils import timezone, translation
 from django.utils.translation import gettext
@@ -22,7 +23,7 @@ from django.utils.translation import gettext_lazy as _
 
 from accounts import audit, otp
 from accounts.crypto import blind_index
-from accounts.inserts import insert_or_skip, one_or_none
+from accounts.inserts import insert_or_skip, insert_write, one_or_none
 from accounts.models import Contact, ContactCodeDevice, ContactKind, IdentityKind, Person
 from accounts.normalize import (
     NormalizationError,
@@ -33,6 +34,7 @@ from accounts.normalize import (
 )
 from accounts.outbox import enqueue_message
 from accounts.prepared import Joined, Prepared, PreparedUpdate
+from accounts.together import From, Write, chain, chains
 from booking.models import (
     MAX_ENTRIES_PER_CONTACT,
     Channel,
@@ -294,8 +296,8 @@ def verify_registration(*, pending: PendingRegistration, code: str) -> None:
     pending.verified_at = now
 
 
-def _person_for(answers: dict) -> Person:
-    person = Person(
+def _new_person(answers: dict) -> Person:
+    return Person(
         kind=answers["identity_kind"],
         identity_hash=answers["identity_hash"],
         likeness_hash=answers["likeness_hash"],
@@ -305,10 +307,16 @@ def _person_for(answers: dict) -> Person:
         birth_date=answers["birth_date"],
         nationality=answers["nationality"],
     )
+
+
+def _person_id(answers: dict) -> int:
+    person = _new_person(answers)
     if insert_or_skip(person):
-        return person
+        return person.pk
     # Known already, or registered at this instant by another request (which we waited for).
-    return Person.objects.get(identity_hash=answers["identity_hash"])
+    return Person.objects.filter(identity_hash=answers["identity_hash"]).values_list(
+        "pk", flat=True
+    )[0]
 
 
 def initial_tier(window: Window, permit_expires_on: str | None, urgent_approved=False) -> int:
@@ -328,13 +336,13 @@ def _contact_full() -> Conflict:
     )
 
 
-def _next_seat(contact: Contact, person: Person, procedure: Procedure) -> int | None:
+def _next_seat(contact: Contact, person_id: int, procedure: Procedure) -> int | None:
     """After a conflict: the first free seat of the contact, or None if the person already has
     an active entry for the procedure. A full contact is refused before duplicates are looked
     at, so that it learns nothing about other people."""
     rows = list(
         Entry.objects.filter(
-            Q(contact=contact) | Q(person=person, procedure=procedure),
+            Q(contact=contact) | Q(person_id=person_id, procedure=procedure),
             active=True,
         ).values_list("contact_id", "contact_seat", "person_id", "procedure_id")
     )
@@ -342,45 +350,98 @@ def _next_seat(contact: Contact, person: Person, procedure: Procedure) -> int | 
     free = [seat for seat in range(1, MAX_ENTRIES_PER_CONTACT + 1) if seat not in taken]
     if not free:
         raise _contact_full()
-    if any(p == person.pk and r == procedure.pk for _c, _s, p, r in rows):
+    if any(p == person_id and r == procedure.pk for _c, _s, p, r in rows):
         return None
     return free[0]
 
 
+def _new_entry(
+    pending: PendingRegistration, answers: dict, person_id, procedure: Procedure, seat: int
+) -> Entry:
+    window = pending.window
+    return Entry(
+        window=window,
+        procedure=procedure,
+        person_id=person_id,
+        contact=pending.contact,
+        contact_seat=seat,
+        channel=pending.channel,
+        excluded_weekdays=answers["excluded_weekdays"],
+        permit_expires_on=answers["permit_expires_on"],
+        tier=initial_tier(window, answers["permit_expires_on"]),
+    )
+
+
+def _with_sites(entry: Entry, answers: dict) -> Entry:
+    if answers["sites"]:
+        entry.sites.add(
+            *Site.objects.filter(
+                prefecture_id=entry.window.prefecture_id, code__in=answers["sites"]
+            )
+        )
+    return entry
+
+
 def _create_entry(
-    pending: PendingRegistration, answers: dict, person: Person, procedure: Procedure
+    pending: PendingRegistration, answers: dict, person_id: int, procedure: Procedure, seat=1
 ) -> Entry | None:
     """Insert the entry in the first free contact seat. None means: a duplicate person.
 
-    The constraints decide: the insert tries seat 1 (most contacts hold one entry) and inserts
-    nothing on a conflict; only then do we read which seats are taken and whether the person
-    is already registered, and try again."""
-    window = pending.window
-    seat = 1
+    The constraints decide: the insert tries `seat` (1 first: most contacts hold one entry)
+    and inserts nothing on a conflict; only then do we read which seats are taken and whether
+    the person is already registered, and try again."""
     for _attempt in range(MAX_ENTRIES_PER_CONTACT + 1):
-        entry = Entry(
-            window=window,
-            procedure=procedure,
-            person=person,
-            contact=pending.contact,
-            contact_seat=seat,
-            channel=pending.channel,
-            excluded_weekdays=answers["excluded_weekdays"],
-            permit_expires_on=answers["permit_expires_on"],
-            tier=initial_tier(window, answers["permit_expires_on"]),
-        )
+        entry = _new_entry(pending, answers, person_id, procedure, seat)
         if insert_or_skip(entry):
-            if answers["sites"]:
-                entry.sites.add(
-                    *Site.objects.filter(
-                        prefecture_id=window.prefecture_id, code__in=answers["sites"]
-                    )
-                )
-            return entry
-        seat = _next_seat(pending.contact, person, procedure)
+            return _with_sites(entry, answers)
+        seat = _next_seat(pending.contact, person_id, procedure)
         if seat is None:
             return None
     raise _contact_full()
+
+
+_PERSON_BY_IDENTITY = Prepared(
+    lambda identity_hash: Person.objects.filter(identity_hash=identity_hash).values_list("pk"),
+    str,
+)
+
+
+def _person_and_entry(
+    pending: PendingRegistration, answers: dict, procedure: Procedure
+) -> Entry | None:
+    """The person (new or known) and their entry; None means: a duplicate person.
+
+    On PostgreSQL, usually one statement (`accounts.together.chain`): the person's insert,
+    which inserts nothing if the identity is known, the person's key (new or known), and the
+    entry in seat 1. The rest of the way, as `_create_entry`, only after a conflict."""
+    if not chains():
+        return _create_entry(pending, answers, _person_id(answers), procedure)
+    person = _new_person(answers)
+    entry = _new_entry(pending, answers, None, procedure, seat=1)
+    known = _PERSON_BY_IDENTITY.read(answers["identity_hash"])
+    rows = chain(
+        insert_write(person, OnConflict.IGNORE),
+        Write(f"SELECT id FROM w0 UNION ALL {known.sql}", known.params),  # noqa: S608
+        insert_write(entry, OnConflict.IGNORE, links={"person_id": From(1)}),
+        final=Write("SELECT w1.id, w2.id, w2.active FROM w1 LEFT JOIN w2 ON true", [], _fetch_all),
+    )
+    if not rows:
+        # Registered at this instant by another request, which committed while this statement
+        # waited on its row, after the statement's snapshot: the usual way sees it.
+        return _create_entry(pending, answers, _person_id(answers), procedure)
+    ((person_id, entry_pk, active),) = rows
+    if entry_pk is None:  # seat 1 taken, or the person holds an entry for the procedure
+        seat = _next_seat(pending.contact, person_id, procedure)
+        if seat is None:
+            return None
+        return _create_entry(pending, answers, person_id, procedure, seat)
+    entry.person_id, entry.pk, entry.active = person_id, entry_pk, active
+    entry._state.adding, entry._state.db = False, DEFAULT_DB_ALIAS
+    return _with_sites(entry, answers)
+
+
+def _fetch_all(cursor) -> list:
+    return cursor.fetchall()
 
 
 # The entry (and its procedure) only exist on a repeated submit: loaded then, on use.
@@ -466,7 +527,7 @@ def submit_registration(
             raise Throttled(
                 "too_many_duplicates", _("Too many refused registrations from this contact.")
             )
-        entry = _create_entry(pending, answers, _person_for(answers), procedure)
+        entry = _person_and_entry(pending, answers, procedure)
         if entry is None:
             _count_duplicate(pending)
         else:

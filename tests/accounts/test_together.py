@@ -140,3 +140,93 @@ def test_only_inserts_and_updates_with_a_where_can_be_guarded():
         _only_if_changed(Write('DELETE FROM "t" WHERE "id" = %s', [1]).sql)
     with pytest.raises(ValueError):
         _only_if_changed('UPDATE "t" SET "a" = %s')
+
+
+# --- chain: a row and the rows that refer to it, in one statement (PostgreSQL) -----------------
+
+
+def _user_contact_parts(username: str, value_hash: str):
+    from django.contrib.auth import get_user_model
+
+    from accounts.models import Contact
+    from accounts.together import From
+
+    user = get_user_model()(username=username)
+    contact = Contact(kind="phone", value="+33612345678", value_hash=value_hash)
+    return (
+        insert_write(user, OnConflict.IGNORE),
+        insert_write(contact, links={"user_id": From(0)}),
+    )
+
+
+def _ids(cursor) -> list:
+    return cursor.fetchall()
+
+
+@pytest.mark.postgres
+def test_chain_writes_a_row_and_the_rows_that_refer_to_it_in_one_statement(db):
+    from accounts.models import Contact
+    from accounts.together import Write, chain
+
+    with CaptureQueriesContext(connection) as queries:
+        rows = chain(
+            *_user_contact_parts("chain-1", "h" * 64),
+            final=Write("SELECT w0.id, w1.id FROM w0, w1", [], _ids),
+        )
+
+    ((user_id, contact_id),) = rows
+    assert Contact.objects.get(pk=contact_id).user_id == user_id
+    assert len(queries) == 1
+
+
+@pytest.mark.postgres
+def test_chain_writes_no_dependent_row_when_the_first_meets_a_conflict(db):
+    from django.contrib.auth import get_user_model
+
+    from accounts.models import Contact
+    from accounts.together import Write, chain
+
+    get_user_model().objects.create(username="chain-2")
+
+    rows = chain(
+        *_user_contact_parts("chain-2", "i" * 64),
+        final=Write("SELECT w0.id, w1.id FROM w0, w1", [], _ids),
+    )
+
+    assert rows == []
+    assert not Contact.objects.filter(value_hash="i" * 64).exists()
+
+
+@pytest.mark.postgres
+def test_an_error_in_a_chained_part_writes_nothing(db):
+    from django.contrib.auth import get_user_model
+
+    from accounts.together import Write, chain
+
+    parts = _user_contact_parts("chain-3", "j" * 64)
+    duplicate = _user_contact_parts("chain-3b", "j" * 64)  # the same contact: unique hash
+    chain(*parts, final=Write("SELECT 1", [], _ids))
+
+    with pytest.raises(IntegrityError), transaction.atomic():
+        chain(*duplicate, final=Write("SELECT 1", [], _ids))
+
+    assert not get_user_model().objects.filter(username="chain-3b").exists()
+
+
+def test_chain_refuses_what_it_cannot_link(db):
+    from accounts.together import From, Write, _linked, chain, chains
+
+    quote = connection.ops.quote_name
+    with pytest.raises(ValueError):  # a value from a part that comes later
+        _linked(Write('INSERT INTO "t" ("a") VALUES (%s)', [From(1)]), 0, quote)
+    with pytest.raises(ValueError):  # only inserts take values from other parts
+        _linked(Write('DELETE FROM "t" WHERE "a" = %s', [From(0)]), 1, quote)
+    with pytest.raises(ValueError):  # more values than placeholders
+        _linked(Write('INSERT INTO "t" ("a") VALUES (%s)', [1, 2]), 0, quote)
+    sql, params = _linked(
+        Write('INSERT INTO "t" ("a", "b") VALUES (%s, %s)', [From(0), 7]), 1, quote
+    )
+    assert sql == 'INSERT INTO "t" ("a", "b") SELECT w0."id", %s FROM w0' and params == [7]
+    if not chains():
+        with pytest.raises(NotImplementedError):
+            chain(Write("SELECT 1", []), final=Write("SELECT 1", []))

@@ -15,9 +15,11 @@ def record(action: str, **kwargs) -> AuditEvent:
     return event
 
 
-def write(action: str, **kwargs) -> Write:
-    """The insert of one audit event, to send with other writes (`accounts.together`)."""
-    return insert_write(event_for(action, **kwargs))
+def write(action: str, links: dict | None = None, **kwargs) -> Write:
+    """The insert of one audit event, to send with other writes (`accounts.together`);
+    `links` as for `accounts.inserts.insert_write` (e.g. the target's key, written in the same
+    statement)."""
+    return insert_write(event_for(action, **kwargs), links=links)
 
 
 def record_many(events: list[AuditEvent]) -> None:

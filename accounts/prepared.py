@@ -21,7 +21,7 @@ from datetime import UTC, datetime
 from django.db import DEFAULT_DB_ALIAS, connections, transaction
 from django.db.models.sql import UpdateQuery
 
-from accounts.together import Write, cursor_for
+from accounts.together import From, Write, cursor_for
 
 _PROBES = {
     # Within every integer field's range (PostgreSQL's smallint too: a lookup out of range
@@ -92,7 +92,8 @@ class Prepared:
 
     def _bound(self, args) -> tuple[_Statement, list]:
         if len(args) != len(self.kinds) or any(
-            type(arg) is not kind for arg, kind in zip(args, self.kinds, strict=False)
+            type(arg) is not kind and type(arg) is not From
+            for arg, kind in zip(args, self.kinds, strict=False)
         ):
             raise TypeError(f"expected values of types {self.kinds}, got {args!r}")
         connection = connections[DEFAULT_DB_ALIAS]
@@ -135,7 +136,9 @@ class Prepared:
 class PreparedUpdate(Prepared):
     """`PreparedUpdate(build, int, datetime)`: `build(a, b)` returns `(queryset, values)`, what
     `queryset.update(**values)` would be given; `.update(1, now)` runs it and returns the
-    number of rows changed. Inside the caller's transaction, like `QuerySet.update`."""
+    number of rows changed. Inside the caller's transaction, like `QuerySet.update`. For
+    `write`, a value may be an `accounts.together.From` (a value written by another part of a
+    `chain`)."""
 
     def update(self, *args) -> int:
         return self._run(args, fetch=False)[1]

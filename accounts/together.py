@@ -31,6 +31,8 @@ class Write:
     sql: str
     params: list
     done: Callable[[Any], Any] = lambda cursor: cursor.rowcount
+    # In a `chain`: the parts that must have returned a row for this write to be made.
+    after: tuple[int, ...] = ()
 
 
 def cursor_for(connection):
@@ -105,11 +107,12 @@ def chain(*parts: Write, final: Write, using: str = DEFAULT_DB_ALIAS):
 
     A part may take values from the rows earlier parts returned: a parameter `From(i, "id")`
     becomes `w<i>."id"`, and an INSERT with such values inserts only if every part it takes
-    values from returned a row (its VALUES become a SELECT from those parts). So a row and the
-    rows that refer to it are written in one round trip, and a conflict on the first (ON
-    CONFLICT DO NOTHING) writes none of them. As in `together`, every part sees the database as
-    it was before the statement, runs once and to completion, and an error in any part fails
-    the statement."""
+    values from returned a row (its VALUES become a SELECT from those parts; an UPDATE gets
+    them in a FROM). So a row and the rows that refer to it are written in one round trip, and
+    a conflict on the first (ON CONFLICT DO NOTHING) writes none of them. A part's `after`
+    names more parts that must have returned a row, without taking values from them. As in
+    `together`, every part sees the database as it was before the statement, runs once and to
+    completion, and an error in any part fails the statement."""
     if not chains(using):
         raise NotImplementedError("chain() needs PostgreSQL: callers check chains() first")
     connection = connections[using]
@@ -125,10 +128,11 @@ def chain(*parts: Write, final: Write, using: str = DEFAULT_DB_ALIAS):
 
 
 _PLACEHOLDER = re.compile(r"%%|%s")
+_MISSING = object()
 
 
 def _linked(part: Write, index: int, quote) -> tuple[str, list]:
-    pieces, params, sources = [], [], []
+    pieces, params, sources = [], [], list(part.after)
     position, values = 0, iter(part.params)
     for match in _PLACEHOLDER.finditer(part.sql):
         pieces.append(part.sql[position : match.start()])
@@ -136,13 +140,13 @@ def _linked(part: Write, index: int, quote) -> tuple[str, list]:
         if match.group() == "%%":
             pieces.append("%%")
             continue
-        value = next(values)
+        value = next(values, _MISSING)
+        if value is _MISSING:
+            raise ValueError(f"part {index} has fewer parameters than placeholders")
         if not isinstance(value, From):
             pieces.append("%s")
             params.append(value)
             continue
-        if not 0 <= value.part < index:
-            raise ValueError(f"part {index} takes a value from part {value.part}, not before it")
         pieces.append(f"w{value.part}.{quote(value.column)}")
         if value.part not in sources:
             sources.append(value.part)
@@ -150,14 +154,19 @@ def _linked(part: Write, index: int, quote) -> tuple[str, list]:
     if next(values, None) is not None:
         raise ValueError(f"part {index} has more parameters than placeholders")
     sql = "".join(pieces)
-    if sources:
-        insert = _INSERT.fullmatch(sql)
-        if insert is None:
-            raise ValueError(f"part {index} is no INSERT, so it cannot take another part's values")
-        tables = ", ".join(f"w{source}" for source in sources)
-        # Only compiled statements are joined here; every value is a parameter.
-        sql = f"{insert['head']} SELECT {insert['values']} FROM {tables}{insert['rest']}"  # noqa: S608
-    return sql, params
+    if any(not 0 <= source < index for source in sources):
+        raise ValueError(f"part {index} depends on a part that does not come before it")
+    if not sources:
+        return sql, params
+    tables = ", ".join(f"w{source}" for source in sources)
+    # Only compiled statements are joined here; every value is a parameter.
+    insert = _INSERT.fullmatch(sql)
+    if insert is not None:
+        return f"{insert['head']} SELECT {insert['values']} FROM {tables}{insert['rest']}", params  # noqa: S608
+    update = _UPDATE.fullmatch(sql)
+    if update is not None and "SELECT" not in update["head"]:
+        return f"{update['head']} FROM {tables} WHERE {update['where']}", params
+    raise ValueError(f"part {index} depends on other parts but is neither INSERT nor UPDATE")
 
 
 def returning(write: Write, columns: Sequence[str], using: str = DEFAULT_DB_ALIAS) -> Write:
@@ -180,6 +189,10 @@ _INSERT = re.compile(
     r"(?P<rest>(?: ON CONFLICT [^()]*)?(?: RETURNING [^()]*)?)",
     re.DOTALL,
 )
+
+
+# An UPDATE as Django compiles it (no FROM of its own): up to its WHERE, then the conditions.
+_UPDATE = re.compile(r"(?P<head>UPDATE \S+ SET .*?) WHERE (?P<where>.*)", re.DOTALL)
 
 
 def _only_if_changed(sql: str) -> str:

@@ -8,12 +8,12 @@ matched, and at most three times per verified contact and window.
 
 import json
 import logging
-from dataclasses import asdict, dataclass, field, fields
+from dataclasses import asdict, dataclass, field, fields, replace
 from datetime import date, datetime, timedelta
 from functools import partial
 
 from django.core import signing
-from django.db import DEFAULT_DB_ALIAS, transaction
+from django.db import DEFAULT_DB_ALIAS, connection, transaction
 from django.db.models import BooleanField, ExpressionWrapper, F, OuterRef, Q, Subquery
 from django.db.models.constants import OnConflict
 from django.db.models.functions import Coalesce, Now
@@ -24,7 +24,14 @@ from django.utils.translation import gettext_lazy as _
 from accounts import audit, otp
 from accounts.crypto import blind_index
 from accounts.inserts import insert_or_skip, insert_write, one_or_none
-from accounts.models import Contact, ContactCodeDevice, ContactKind, IdentityKind, Person
+from accounts.models import (
+    Contact,
+    ContactCodeDevice,
+    ContactKind,
+    IdentityKind,
+    OutboxMessage,
+    Person,
+)
 from accounts.normalize import (
     NormalizationError,
     normalize_contact,
@@ -32,7 +39,7 @@ from accounts.normalize import (
     normalize_name,
     normalize_passport,
 )
-from accounts.outbox import enqueue_message
+from accounts.outbox import enqueue_message, kick_after_commit, message_write
 from accounts.prepared import Joined, Prepared, PreparedUpdate
 from accounts.together import From, Write, chain, chains
 from booking.models import (
@@ -448,17 +455,18 @@ def _fetch_all(cursor) -> list:
 _FOR_SUBMIT = Joined(PendingRegistration, ("window", Window), ("contact", Contact))
 
 
-def _locked(**lookup):
-    """The pending registration, locked, with its window, contact, refused duplicates, and the
-    window's procedures each with whether the window is open now by database time: one row per
-    procedure, one of NULLs if it has none."""
+def _for_submit(lock: bool, **lookup):
+    """The pending registration (locked, or not), with its window, contact, refused duplicates,
+    and the window's procedures each with whether the window is open now by database time: one
+    row per procedure, one of NULLs if it has none."""
     refused = DuplicateAttempt.objects.filter(
         contact=OuterRef("contact"), window=OuterRef("window")
     ).values("count")[:1]
+    pendings = _live_pending()
+    if lock:
+        pendings = pendings.select_for_update(of=("self",))
     return (
-        _live_pending()
-        .select_for_update(of=("self",))
-        .annotate(
+        pendings.annotate(
             refused=Coalesce(Subquery(refused), 0),
             is_open=_is_open("window__"),
         )
@@ -473,21 +481,38 @@ def _locked(**lookup):
     )
 
 
-_LOCKED_BY = {
-    "pk": Prepared(lambda pk: _locked(pk=pk), int),
-    "token": Prepared(lambda token: _locked(token=token), str),
+_FOR_SUBMIT_BY = {
+    (key, lock): Prepared(
+        partial(lambda key, lock, value: _for_submit(lock, **{key: value}), key, lock), kind
+    )
+    for key, kind in (("pk", int), ("token", str))
+    for lock in (True, False)
 }
 
 
-def _locked_pending(**lookup) -> PendingRegistration:
+def _pending_for_submit(lock: bool, **lookup) -> PendingRegistration:
     ((key, value),) = lookup.items()
-    rows = _LOCKED_BY[key].rows(value)
+    rows = _FOR_SUBMIT_BY[key, lock].rows(value)
     if not rows:
         raise _not_found()
     pending, window, contact = _FOR_SUBMIT.split(rows[0][:-4])
     pending.window, pending.contact, pending.refused = window, contact, rows[0][-4]
     window.open_procedures = _open_procedures(rows)
     return pending
+
+
+def _submittable(pending: PendingRegistration) -> tuple[dict, Procedure]:
+    """The answers of a pending registration not registered yet, and its procedure; raises
+    DomainError unless it may be submitted now."""
+    if not pending.verified_at:
+        raise DomainError("not_verified", _("Enter the code we sent you first."), http_status=403)
+    answers = json.loads(pending.payload)
+    procedure = _check_window(pending.window, answers)
+    if pending.refused >= MAX_DUPLICATE_ANSWERS:
+        raise Throttled(
+            "too_many_duplicates", _("Too many refused registrations from this contact.")
+        )
+    return answers, procedure
 
 
 def _count_duplicate(pending: PendingRegistration) -> None:
@@ -510,23 +535,84 @@ def submit_registration(
     language: str = "fr",
 ) -> Entry:
     """Create the entry of a verified registration, given as `pending` or by its `token`.
-    Repeating it returns the same entry."""
+    Repeating it returns the same entry.
+
+    On PostgreSQL the usual case (a new entry in the contact's first seat, no site preference)
+    is one read and one statement (`_submit_in_one_statement`); every other case, and any
+    doubt, goes the locked way (`_submit_locked`), which decides on the locked row."""
     lookup = {"pk": pending.pk} if pending is not None else {"token": token}
+    if chains():
+        entry = _submit_in_one_statement(lookup, language)
+        if entry is not None:
+            return entry
+    return _submit_locked(lookup, language)
+
+
+def _claim(pending_pk: int) -> Write:
+    """Lock the pending registration if it is not registered yet (no row otherwise): the
+    first part of `_submit_in_one_statement`, so that concurrent submits of one registration
+    queue here as on the locked way, and the one that comes second finds it registered."""
+    meta, quote = PendingRegistration._meta, connection.ops.quote_name
+    table, pk, entry = (quote(name) for name in (meta.db_table, meta.pk.column, "entry_id"))
+    return Write(
+        f"SELECT {pk} FROM {table} WHERE {pk} = %s AND {entry} IS NULL FOR UPDATE",  # noqa: S608
+        [pending_pk],
+    )
+
+
+def _submit_in_one_statement(lookup: dict, language: str) -> Entry | None:
+    """The entry made in one statement, all of it or nothing (`accounts.together.chain`): the
+    pending registration claimed (`_claim`), the person inserted unless known, the entry in
+    seat 1, the pending registration marked, the audit row and the receipt's message. None:
+    nothing was written for the entry (already registered, seat 1 taken, a duplicate person, a
+    race, sites to add); the caller then goes the locked way. Refusals raise as there."""
+    pending = _pending_for_submit(lock=False, **lookup)
+    if pending.entry_id:
+        return None
+    answers, procedure = _submittable(pending)
+    if answers["sites"]:
+        return None  # the sites' rows go with the entry on the locked way
+    person = _new_person(answers)
+    entry = _new_entry(pending, answers, None, procedure, seat=1)
+    known = _PERSON_BY_IDENTITY.read(answers["identity_hash"])
+    rows = chain(
+        _claim(pending.pk),
+        replace(insert_write(person, OnConflict.IGNORE), after=(0,)),
+        Write(f"SELECT id FROM w1 UNION ALL {known.sql}", known.params),  # noqa: S608
+        replace(insert_write(entry, OnConflict.IGNORE, links={"person_id": From(2)}), after=(0,)),
+        _PENDING_REGISTERED.write(pending.pk, From(3)),
+        _registered_event(pending, entry, links={"target_id": From(3)}),
+        replace(
+            message_write(OutboxMessage(**_receipt(entry, pending.contact, language))), after=(3,)
+        ),
+        final=Write("SELECT w3.id, w3.active, w2.id FROM w3, w2", [], _fetch_all),
+    )
+    if not rows:
+        return None
+    ((entry.pk, entry.active, entry.person_id),) = rows
+    entry._state.adding, entry._state.db = False, DEFAULT_DB_ALIAS
+    kick_after_commit()
+    return entry
+
+
+def _registered_event(pending: PendingRegistration, entry: Entry, links=None) -> Write:
+    return audit.write(
+        "entry.registered",
+        links=links,
+        target=entry,
+        prefecture_id=pending.window.prefecture_id,
+        entry_id=entry.entry_id,
+        channel=entry.channel,
+    )
+
+
+def _submit_locked(lookup: dict, language: str) -> Entry:
     with transaction.atomic():
-        pending = _locked_pending(**lookup)  # concurrent submits of one registration queue here
+        pending = _pending_for_submit(lock=True, **lookup)  # concurrent submits queue here
         if pending.entry_id:
             pending.entry.window = pending.window
             return pending.entry
-        if not pending.verified_at:
-            raise DomainError(
-                "not_verified", _("Enter the code we sent you first."), http_status=403
-            )
-        answers = json.loads(pending.payload)
-        procedure = _check_window(pending.window, answers)
-        if pending.refused >= MAX_DUPLICATE_ANSWERS:
-            raise Throttled(
-                "too_many_duplicates", _("Too many refused registrations from this contact.")
-            )
+        answers, procedure = _submittable(pending)
         entry = _person_and_entry(pending, answers, procedure)
         if entry is None:
             _count_duplicate(pending)
@@ -534,15 +620,9 @@ def submit_registration(
             # The pending registration's mark and the audit row go with the receipt's message.
             registered = [
                 _PENDING_REGISTERED.write(pending.pk, entry.pk),
-                audit.write(
-                    "entry.registered",
-                    target=entry,
-                    prefecture_id=pending.window.prefecture_id,
-                    entry_id=entry.entry_id,
-                    channel=entry.channel,
-                ),
+                _registered_event(pending, entry),
             ]
-            _send_receipt(entry, pending.contact, language, along=registered)
+            enqueue_message(**_receipt(entry, pending.contact, language), along=registered)
     if entry is None:  # after the commit: the refusal is counted and audited
         raise Conflict(
             "already_registered",
@@ -587,7 +667,8 @@ def check_receipt(token: str) -> dict:
     }
 
 
-def _send_receipt(entry: Entry, contact: Contact, language: str, along=()) -> None:
+def _receipt(entry: Entry, contact: Contact, language: str) -> dict:
+    """The receipt's message (an SMS or e-mail) to `contact`, as OutboxMessage's fields."""
     from django.conf import settings
     from django.urls import reverse
 
@@ -602,11 +683,10 @@ def _send_receipt(entry: Entry, contact: Contact, language: str, along=()) -> No
             "url": url,
             "close": timezone.localtime(entry.window.closes_at).strftime("%d/%m/%Y"),
         }
-    enqueue_message(
-        channel=contact.kind,
-        recipient=contact.value,
-        body=body,
-        subject="Fairslot",
-        dedup_key=f"receipt:{entry.entry_id}",
-        along=along,
-    )
+    return {
+        "channel": contact.kind,
+        "recipient": contact.value,
+        "body": body,
+        "subject": "Fairslot",
+        "dedup_key": f"receipt:{entry.entry_id}",
+    }

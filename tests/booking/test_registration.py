@@ -479,7 +479,9 @@ def test_receipt_sms_fits_one_part_and_its_link_opens_the_signed_receipt(client,
 # start: window with its open procedures, user, contact, device, pending, code issued, audit,
 # message (a known contact: user refused by its unique name, contact read, device read). On
 # PostgreSQL the user, contact and device are one statement, known contact or new
-# (accounts.together.chain), and so are submit's person and entry.
+# (accounts.together.chain), and submit is its read then one statement that claims the pending
+# registration and writes the person, the entry, the mark, the audit row and the receipt's
+# message, with no transaction of its own.
 # verify: pending, code spent, contact verified, audit, pending verified (no transaction of its
 # own on PostgreSQL, where it is one statement). submit: locked pending with its window's open
 # procedures, person, entry, pending, audit, receipt message. On PostgreSQL each request's last
@@ -488,7 +490,7 @@ def test_receipt_sms_fits_one_part_and_its_link_opens_the_signed_receipt(client,
 _TOGETHER = connection.vendor == "postgresql"
 START_QUERIES = 4 + 2 if _TOGETHER else 8 + 2
 VERIFY_QUERIES = 2 if _TOGETHER else 5
-SUBMIT_QUERIES = 3 + 2 if _TOGETHER else 6 + 2
+SUBMIT_QUERIES = 2 if _TOGETHER else 6 + 2
 
 
 def _api(client, path, payload, **headers):
@@ -622,6 +624,37 @@ def test_simultaneous_first_use_of_one_contact_creates_it_once():
     assert [exc for _pk, exc in outcomes] == [None] * 10
     assert len({pk for pk, _exc in outcomes}) == 1
     assert Contact.objects.count() == 1
+
+
+@pytest.mark.postgres
+@pytest.mark.django_db(transaction=True)
+def test_simultaneous_submits_of_one_registration_give_one_entry_and_one_receipt():
+    from accounts.models import AuditEvent
+
+    window = WindowFactory()
+    pending = _verified_pending(window, 1, "7512345678")
+
+    outcomes = _submit_all([pending] * 10, workers=10)
+
+    assert {outcome for outcome in outcomes} == {(Entry.objects.get().pk, None)}
+    entry = Entry.objects.get()
+    assert PendingRegistration.objects.get().entry_id == entry.pk
+    assert OutboxMessage.objects.filter(dedup_key=f"receipt:{entry.entry_id}").count() == 1
+    assert AuditEvent.objects.filter(action="entry.registered").count() == 1
+
+
+def test_a_submit_writes_its_mark_audit_row_and_receipt_with_the_entry(window):
+    from accounts.models import AuditEvent
+
+    entry = _register(window)
+
+    event = AuditEvent.objects.get(action="entry.registered")
+    assert (event.target_type, event.target_id) == ("entry", str(entry.pk))
+    assert event.data == {"entry_id": entry.entry_id, "channel": entry.channel}
+    assert PendingRegistration.objects.get().entry_id == entry.pk
+    assert Entry.objects.get(pk=entry.pk).person_id == entry.person_id
+    receipt = OutboxMessage.objects.get(dedup_key=f"receipt:{entry.entry_id}")
+    assert entry.pseudonym in receipt.body
 
 
 def _while_one_waits_on_a_lock(hold, wait):

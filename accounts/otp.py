@@ -73,11 +73,11 @@ def get_or_create_contact(*, kind: str, value: str) -> Contact:
     meet on that row too: the loser waits for the winner and reads its rows. All three rows or
     none, inside the caller's transaction, without a savepoint of its own."""
     value_hash = blind_index("contact", value)
+    user = get_user_model()(username=f"c-{value_hash[:24]}")
+    user.set_unusable_password()
+    if chains():  # one statement: no transaction of its own
+        return _contact_in_one_statement(user, kind, value, value_hash)
     with transaction.atomic(savepoint=False):
-        user = get_user_model()(username=f"c-{value_hash[:24]}")
-        user.set_unusable_password()
-        if chains():
-            return _contact_in_one_statement(user, kind, value, value_hash)
         if not insert_or_skip(user):
             (contact,) = _CONTACT.split(_CONTACT_BY_HASH.rows(value_hash)[0])
             (contact.device,) = _DEVICE.split(_DEVICE_OF_CONTACT.rows(contact.pk)[0])
@@ -154,17 +154,20 @@ def _message(code: str, language: str) -> str:
         ) % {"code": code}
 
 
-def _send_rules(contact: Contact, client_ip: str, proof_ok: bool) -> list:
+def check_send_limits(*, kind: str, value_hash: str, client_ip: str, proof_ok: bool) -> None:
+    """Count a code sent to the contact whose blind index is `value_hash`, or raise Throttled
+    (or Busy: fail closed) if a sending limit is reached. Needs no contact row, so that a
+    refused request writes nothing."""
     rules = [
         ratelimit.Hit(
             f"ip:{client_ip}", IP_LIMIT_WITH_PROOF if proof_ok else IP_LIMIT_WITHOUT_PROOF, 3600
         ),
-        ratelimit.Cooldown(f"send:{contact.pk}", 60),
-        *(ratelimit.Hit(f"send:{contact.pk}", limit, period) for limit, period in SEND_LIMITS),
+        ratelimit.Cooldown(f"send:{value_hash}", 60),
+        *(ratelimit.Hit(f"send:{value_hash}", limit, period) for limit, period in SEND_LIMITS),
     ]
-    if contact.kind == ContactKind.PHONE:
+    if kind == ContactKind.PHONE:
         rules.append(ratelimit.Hit("sms-budget", settings.SMS_DAILY_BUDGET, 24 * 3600))
-    return rules
+    ratelimit.check(*rules)
 
 
 _ISSUE = PreparedUpdate(
@@ -183,23 +186,27 @@ _ISSUE = PreparedUpdate(
 )  # fmt: skip
 
 
-def _issue(device: ContactCodeDevice, code: str, now, writes_for) -> tuple[ContactCodeDevice, bool]:
+def _issue(
+    device: ContactCodeDevice, code: str, now, writes_for, last_saved: bool
+) -> tuple[ContactCodeDevice, bool]:
     """Store a new code on the device, voiding the previous one, unless the contact is locked;
-    with it, `writes_for(n)`, the writes that go with the n-th code sent (its message). Returns
-    the device and whether the code was stored."""
+    with it, `writes_for(n)`, the writes that go with the n-th code sent (its message; the last
+    one saved if `last_saved`, see `together_if`). Returns the device and whether the code was
+    stored."""
     token, valid_until = _code_hash(device.pk, code), now + CODE_TTL
     # Usually the device is as we read it with the contact: then one conditional UPDATE does it
     # (the row lock is the UPDATE's own, and the WHERE is rechecked on the latest row version),
-    # and only then the writes, in the same statement on PostgreSQL.
+    # and only then the writes, in the same statement on PostgreSQL (no transaction needed).
     issue = _ISSUE.write(device.pk, device.sent_count, now, token, valid_until)
-    if not together_if(issue, *writes_for(device.sent_count + 1)):
+    if not together_if(issue, *writes_for(device.sent_count + 1), last_saved=last_saved):
         # Locked, or changed since we read it: decide on the locked row, on which the same
         # UPDATE then holds.
-        device = ContactCodeDevice.objects.select_for_update().get(pk=device.pk)
-        if device.locked_until and device.locked_until > now:
-            return device, False
-        issue = _ISSUE.write(device.pk, device.sent_count, now, token, valid_until)
-        together_if(issue, *writes_for(device.sent_count + 1))
+        with transaction.atomic():
+            device = ContactCodeDevice.objects.select_for_update().get(pk=device.pk)
+            if device.locked_until and device.locked_until > now:
+                return device, False
+            issue = _ISSUE.write(device.pk, device.sent_count, now, token, valid_until)
+            together_if(issue, *writes_for(device.sent_count + 1), last_saved=last_saved)
     device.token, device.valid_until, device.attempts = token, valid_until, 0
     device.sent_count += 1
     return device, True
@@ -207,7 +214,18 @@ def _issue(device: ContactCodeDevice, code: str, now, writes_for) -> tuple[Conta
 
 def send_code(*, contact: Contact, client_ip: str, proof_ok: bool, language: str = "fr") -> None:
     """Generate a new code for `contact` and put it in the outbox, under every sending limit."""
-    ratelimit.check(*_send_rules(contact, client_ip, proof_ok))
+    check_send_limits(
+        kind=contact.kind, value_hash=contact.value_hash, client_ip=client_ip, proof_ok=proof_ok
+    )
+    issue_code(contact=contact, language=language)
+
+
+def issue_code(*, contact: Contact, language: str = "fr", along: Sequence[Write] = ()) -> None:
+    """Generate a new code for `contact` and put it in the outbox, with `along` (the caller's
+    writes, made only if the code is: in one statement on PostgreSQL, where this needs no
+    transaction), unless the contact is locked (raises Throttled). The last of `along`, an
+    insert without ON CONFLICT, is saved (its key set). The sending limits are the caller's to
+    check first (`check_send_limits`)."""
     code, now = f"{secrets.randbelow(10**6):06d}", timezone.now()
     body = _message(code, language)
 
@@ -220,17 +238,13 @@ def send_code(*, contact: Contact, client_ip: str, proof_ok: bool, language: str
             dedup_key=f"otp:{contact.device.pk}:{count}",
             expires_at=now + CODE_TTL,
         )
-        return [audit.write("otp.sent", target=contact), outbox.message_write(message)]
+        return [audit.write("otp.sent", target=contact), outbox.message_write(message), *along]
 
-    # In the caller's transaction when there is one (registration), without a savepoint; so
-    # nothing raises inside this block, and a locked contact is refused after it.
-    with transaction.atomic(savepoint=False):
-        device, issued = _issue(contact.device, code, now, writes_for)
-        contact.device = device
-        if issued:
-            outbox.kick_after_commit()
+    device, issued = _issue(contact.device, code, now, writes_for, last_saved=bool(along))
+    contact.device = device
     if not issued:
         raise _lock_error(device, now)
+    outbox.kick_after_commit()
 
 
 def wrong_code() -> DomainError:

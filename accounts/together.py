@@ -58,9 +58,13 @@ def together(*writes: Write, using: str = DEFAULT_DB_ALIAS):
         return writes[-1].done(cursor)
 
 
-def together_if(condition: Write, *writes: Write, using: str = DEFAULT_DB_ALIAS) -> int:
+def together_if(
+    condition: Write, *writes: Write, last_saved: bool = False, using: str = DEFAULT_DB_ALIAS
+) -> int:
     """Run `condition`, an UPDATE, and only if it changed a row, `writes` too: all of it or
-    nothing. Returns the number of rows `condition` changed.
+    nothing. Returns the number of rows `condition` changed. With `last_saved`, the last write
+    is an insert that returns its row whenever it is made (no ON CONFLICT): its row is saved
+    (`accounts.inserts.insert_write`: key set), and the result is 1 if it was made, else 0.
 
     On PostgreSQL this is one statement (`WITH fs_condition AS (condition RETURNING 1),
     w0 AS (write0 guarded by EXISTS (SELECT 1 FROM fs_condition)) ...`), which needs no
@@ -73,17 +77,23 @@ def together_if(condition: Write, *writes: Write, using: str = DEFAULT_DB_ALIAS)
         parts = [f"fs_condition AS ({condition.sql} RETURNING 1)"]
         parts += [f"w{i} AS ({_only_if_changed(write.sql)})" for i, write in enumerate(writes)]
         params = [*condition.params, *(p for write in writes for p in write.params)]
+        result = (
+            f"SELECT * FROM w{len(writes) - 1}"  # noqa: S608 (a part's name)
+            if last_saved
+            else "SELECT count(*) FROM fs_condition"
+        )
         with transaction.mark_for_rollback_on_error(using), cursor_for(connection) as cursor:
             # Only compiled statements are joined here; every value is a parameter.
-            sql = f"WITH {', '.join(parts)} SELECT count(*) FROM fs_condition"  # noqa: S608
-            cursor.execute(sql, params)
-            return cursor.fetchone()[0]
+            cursor.execute(f"WITH {', '.join(parts)} {result}", params)
+            return int(writes[-1].done(cursor)) if last_saved else cursor.fetchone()[0]
     with transaction.atomic(using, savepoint=False), connection.cursor() as cursor:
         cursor.execute(condition.sql, condition.params)
         changed = cursor.rowcount
         if changed:
             for write in writes:
                 cursor.execute(write.sql, write.params)
+            if last_saved:
+                return int(writes[-1].done(cursor))
     return changed
 
 

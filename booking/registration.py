@@ -228,6 +228,10 @@ def start_registration(
             return existing
     answers = _normalised(data)
     _check_window(window, answers)
+    if chains() and not idempotency_key:
+        return _start_without_transaction(
+            window, data, answers, client_ip, proof_ok, channel, language
+        )
     # One transaction: if sending is refused (limits, lock), nothing of this request is kept.
     with transaction.atomic():
         contact = otp.get_or_create_contact(kind=data.contact_kind, value=answers["contact"])
@@ -243,6 +247,34 @@ def start_registration(
         if not insert_or_skip(pending):
             return PendingRegistration.objects.get(idempotency_key=idempotency_key)
         otp.send_code(contact=contact, client_ip=client_ip, proof_ok=proof_ok, language=language)
+    return pending
+
+
+def _start_without_transaction(
+    window: Window,
+    data: RegistrationInput,
+    answers: dict,
+    client_ip: str,
+    proof_ok: bool,
+    channel: str,
+    language: str,
+) -> PendingRegistration:
+    """`start_registration` on PostgreSQL without an idempotency key: the sending limits first
+    (in Redis: a refusal writes nothing), then the contact (one statement, known or new), then
+    the code with the pending registration (one statement: the registration is written only if
+    the code is; a locked contact is refused with nothing of this request kept but a new
+    contact's rows, which say nothing). Three statements, no transaction of their own."""
+    otp.check_send_limits(
+        kind=data.contact_kind,
+        value_hash=blind_index("contact", answers["contact"]),
+        client_ip=client_ip,
+        proof_ok=proof_ok,
+    )
+    contact = otp.get_or_create_contact(kind=data.contact_kind, value=answers["contact"])
+    pending = PendingRegistration(
+        window=window, contact=contact, payload=json.dumps(answers), channel=channel
+    )
+    otp.issue_code(contact=contact, language=language, along=[insert_write(pending)])
     return pending
 
 

@@ -230,3 +230,55 @@ def test_chain_refuses_what_it_cannot_link(db):
     if not chains():
         with pytest.raises(NotImplementedError):
             chain(Write("SELECT 1", []), final=Write("SELECT 1", []))
+
+
+def test_a_guarded_insert_last_is_saved_with_its_key(db):
+    insert_or_skip(_message("s1"))
+    last = _message("s2")
+
+    made = together_if(
+        _CLAIM.write("s1"), audit.write("test.saved"), insert_write(last), last_saved=True
+    )
+    other = _message("s3")
+    again = together_if(_CLAIM.write("s1"), insert_write(other), last_saved=True)  # claimed
+
+    assert made == 1 and last.pk == OutboxMessage.objects.get(dedup_key="s2").pk
+    assert again == 0 and other.pk is None
+    assert not OutboxMessage.objects.filter(dedup_key="s3").exists()
+
+
+_ATTEMPTS = PreparedUpdate(
+    lambda key, count: (OutboxMessage.objects.filter(dedup_key=key), {"attempts": count}),
+    str,
+    int,
+)
+
+
+@pytest.mark.postgres
+def test_chain_updates_with_a_value_another_part_wrote_and_waits_on_parts(db):
+    from dataclasses import replace
+
+    from accounts.together import From, Write, chain
+
+    insert_or_skip(_message("u1"))
+    insert_or_skip(_message("u3"))
+
+    new = _message("u2")
+    rows = chain(
+        insert_write(new, OnConflict.IGNORE),
+        _ATTEMPTS.write("u1", From(0)),
+        replace(audit.write("test.after"), after=(0,)),
+        final=Write("SELECT id FROM w0", [], lambda cursor: cursor.fetchall()),
+    )
+    conflict = chain(
+        insert_write(_message("u3"), OnConflict.IGNORE),  # there already: no row
+        _ATTEMPTS.write("u1", From(0)),
+        replace(audit.write("test.not-after"), after=(0,)),
+        final=Write("SELECT id FROM w0", [], lambda cursor: cursor.fetchall()),
+    )
+
+    ((new_id,),) = rows
+    assert OutboxMessage.objects.get(dedup_key="u1").attempts == new_id
+    assert AuditEvent.objects.filter(action="test.after").count() == 1
+    assert conflict == []
+    assert not AuditEvent.objects.filter(action="test.not-after").exists()

@@ -11,6 +11,7 @@ from django.core.cache import cache
 from django.db import connection, connections
 from django.utils import timezone
 
+from accounts import otp
 from accounts.models import Contact, OutboxMessage
 from booking import registration
 from booking.models import Entry, PendingRegistration, WindowState
@@ -117,6 +118,71 @@ def test_register_bad_phone_names_the_field_and_stores_nothing(window):
 
     assert refused.value.field == "contact"
     assert PendingRegistration.objects.count() == Contact.objects.count() == 0
+
+
+def test_a_start_refused_by_a_sending_limit_keeps_nothing(window):
+    """The limits are checked before anything is written (on PostgreSQL start has no
+    transaction to roll back): a refused request leaves no contact, registration or code."""
+    from config.errors import Throttled
+
+    def counts():
+        return (
+            Contact.objects.count(),
+            PendingRegistration.objects.count(),
+            OutboxMessage.objects.count(),
+        )
+
+    def start(ip, **changes):
+        return registration.start_registration(
+            window=window, data=_input(window, **changes), client_ip=ip, proof_ok=True
+        )
+
+    start("10.0.0.1")
+    before = counts()
+    with pytest.raises(Throttled) as cooldown:  # the same contact again within a minute
+        start("10.0.0.2", identifier="7512345679")
+    assert cooldown.value.code == "code_cooldown"
+    assert counts() == before
+
+    let_through = 0
+    with pytest.raises(Throttled) as over:  # new contacts, from an address over its limit
+        for index in range(100):
+            start("10.0.0.3", contact=f"+3361000{index:04d}")
+            let_through += 1
+    assert over.value.code == "too_many_requests"
+    assert let_through == otp.IP_LIMIT_WITH_PROOF
+    assert counts() == tuple(count + let_through for count in before)
+
+
+def test_a_start_for_a_locked_contact_keeps_no_registration(window):
+    from config.errors import Throttled
+
+    first = registration.start_registration(
+        window=window, data=_input(window), client_ip="10.0.0.1", proof_ok=True
+    )
+    device = first.contact.device
+    device.__class__.objects.filter(pk=device.pk).update(
+        locked_until=timezone.now() + timedelta(minutes=15)
+    )
+    cache.clear()  # past the sending limits: only the lock refuses
+
+    with pytest.raises(Throttled) as refused:
+        registration.start_registration(
+            window=window, data=_input(window), client_ip="10.0.0.1", proof_ok=True
+        )
+
+    assert refused.value.code == "contact_locked"
+    assert PendingRegistration.objects.count() == 1
+    assert OutboxMessage.objects.count() == 1
+
+
+def test_a_started_registration_is_saved_with_its_key(window):
+    pending = registration.start_registration(
+        window=window, data=_input(window), client_ip="10.0.0.1", proof_ok=True
+    )
+
+    assert pending.pk is not None and not pending._state.adding
+    assert PendingRegistration.objects.get(pk=pending.pk).token == pending.token
 
 
 def test_register_submit_twice_returns_the_same_entry(window):
@@ -478,17 +544,18 @@ def test_receipt_sms_fits_one_part_and_its_link_opens_the_signed_receipt(client,
 # "Registration" section, the same count was: start 20, verify 8, submit 20.
 # start: window with its open procedures, user, contact, device, pending, code issued, audit,
 # message (a known contact: user refused by its unique name, contact read, device read). On
-# PostgreSQL the user, contact and device are one statement, known contact or new
-# (accounts.together.chain), and submit is its read then one statement that claims the pending
-# registration and writes the person, the entry, the mark, the audit row and the receipt's
-# message, with no transaction of its own.
+# PostgreSQL start has no transaction of its own: the window, then the user, contact and device
+# in one statement, known contact or new (accounts.together.chain), then the code issued with
+# the pending registration, the audit row and the message in one statement; and submit is its
+# read then one statement that claims the pending registration and writes the person, the
+# entry, the mark, the audit row and the receipt's message, with no transaction of its own.
 # verify: pending, code spent, contact verified, audit, pending verified (no transaction of its
 # own on PostgreSQL, where it is one statement). submit: locked pending with its window's open
 # procedures, person, entry, pending, audit, receipt message. On PostgreSQL each request's last
 # writes go as one statement (accounts.together): start's code, audit and message, verify's
 # code, contact, audit and pending, submit's pending, audit and message.
 _TOGETHER = connection.vendor == "postgresql"
-START_QUERIES = 4 + 2 if _TOGETHER else 8 + 2
+START_QUERIES = 3 if _TOGETHER else 8 + 2
 VERIFY_QUERIES = 2 if _TOGETHER else 5
 SUBMIT_QUERIES = 2 if _TOGETHER else 6 + 2
 

@@ -13,6 +13,12 @@ What a caller gives up: the parts see the database as it was before the statemen
 reads another's row), and only the last part's result comes back. So every part but the last
 must be a write whose returned values (generated keys) nobody reads, on rows no other part
 touches.
+
+`together_if(condition, ...)` makes the writes only if a conditional UPDATE changed a row, and
+`chain(...)` (PostgreSQL only) lets a part take the values another part returned (a new row's
+key) and end with a query of the caller's: a row and the rows that refer to it in one round
+trip. With them a request whose writes are one statement needs no transaction of its own: a
+lone statement is atomic. The registration uses them so (docs/benchmarks.md, fifth round).
 """
 
 import re

@@ -11,7 +11,10 @@ Codes are read back from the outbox in the database, as a phone would receive th
 The machine's speed drifts within minutes (other work on the host), so the phases alternate:
 a baseline phase, then `--rounds` times a registration phase followed by a baseline phase. Each
 round's ratio compares its registration requests with the mean of the baselines on either side
-of it; the ratio printed last is the median over the rounds.
+of it; the ratio printed last is the median over the rounds. A baseline phase sends 9 requests
+per registration of a registration phase (`--per-client`), so that it lasts about as long: with
+3 (as before 2026-11-27, fifth round) it lasted a few seconds, and a slow second of the host
+moved a round's ratio by up to 0.1.
 """
 
 import argparse
@@ -219,7 +222,7 @@ def _registrations(pool, args, window, round_):
 
 def _baselines(pool, args):
     began = time.perf_counter()
-    results = pool.map(_baseline_worker, [(w, args.per_client * 3) for w in range(args.clients)])
+    results = pool.map(_baseline_worker, [(w, args.per_client * 9) for w in range(args.clients)])
     return results, time.perf_counter() - began
 
 

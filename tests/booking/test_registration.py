@@ -48,10 +48,14 @@ def _last_code(contact) -> str:
     return re.search(r"\b(\d{6})\b", message.body).group(1)
 
 
-def _register(window, ip="10.0.0.1", **changes):
-    pending = registration.start_registration(
+def _start(window, ip="10.0.0.1", **changes):
+    return registration.start_registration(
         window=window, data=_input(window, **changes), client_ip=ip, proof_ok=True
     )
+
+
+def _register(window, ip="10.0.0.1", **changes):
+    pending = _start(window, ip, **changes)
     registration.verify_registration(pending=pending, code=_last_code(pending.contact))
     return registration.submit_registration(pending=pending)
 
@@ -132,22 +136,17 @@ def test_a_start_refused_by_a_sending_limit_keeps_nothing(window):
             OutboxMessage.objects.count(),
         )
 
-    def start(ip, **changes):
-        return registration.start_registration(
-            window=window, data=_input(window, **changes), client_ip=ip, proof_ok=True
-        )
-
-    start("10.0.0.1")
+    _start(window)
     before = counts()
     with pytest.raises(Throttled) as cooldown:  # the same contact again within a minute
-        start("10.0.0.2", identifier="7512345679")
+        _start(window, "10.0.0.2", identifier="7512345679")
     assert cooldown.value.code == "code_cooldown"
     assert counts() == before
 
     let_through = 0
     with pytest.raises(Throttled) as over:  # new contacts, from an address over its limit
         for index in range(100):
-            start("10.0.0.3", contact=f"+3361000{index:04d}")
+            _start(window, "10.0.0.3", contact=f"+3361000{index:04d}")
             let_through += 1
     assert over.value.code == "too_many_requests"
     assert let_through == otp.IP_LIMIT_WITH_PROOF
@@ -157,9 +156,7 @@ def test_a_start_refused_by_a_sending_limit_keeps_nothing(window):
 def test_a_start_for_a_locked_contact_keeps_no_registration(window):
     from config.errors import Throttled
 
-    first = registration.start_registration(
-        window=window, data=_input(window), client_ip="10.0.0.1", proof_ok=True
-    )
+    first = _start(window)
     device = first.contact.device
     device.__class__.objects.filter(pk=device.pk).update(
         locked_until=timezone.now() + timedelta(minutes=15)
@@ -167,9 +164,7 @@ def test_a_start_for_a_locked_contact_keeps_no_registration(window):
     cache.clear()  # past the sending limits: only the lock refuses
 
     with pytest.raises(Throttled) as refused:
-        registration.start_registration(
-            window=window, data=_input(window), client_ip="10.0.0.1", proof_ok=True
-        )
+        _start(window)
 
     assert refused.value.code == "contact_locked"
     assert PendingRegistration.objects.count() == 1
@@ -177,9 +172,7 @@ def test_a_start_for_a_locked_contact_keeps_no_registration(window):
 
 
 def test_a_started_registration_is_saved_with_its_key(window):
-    pending = registration.start_registration(
-        window=window, data=_input(window), client_ip="10.0.0.1", proof_ok=True
-    )
+    pending = _start(window)
 
     assert pending.pk is not None and not pending._state.adding
     assert PendingRegistration.objects.get(pk=pending.pk).token == pending.token

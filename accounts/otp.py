@@ -11,10 +11,11 @@ import logging
 import secrets
 from collections.abc import Sequence
 from datetime import datetime, timedelta
+from typing import Any
 
 from django.conf import settings
 from django.contrib.auth import get_user_model
-from django.db import transaction
+from django.db import connection, transaction
 from django.db.models import F
 from django.db.models.constants import OnConflict
 from django.utils import timezone, translation
@@ -124,9 +125,11 @@ def _columns(model) -> list[str]:
     return [field.column for field in model._meta.concrete_fields]
 
 
-def _code_hash(device_id: int, code: str) -> str:
+def _code_hash(contact: Contact, code: str) -> str:
+    """The stored form of a code, bound to its contact (by the contact's blind index, known
+    before the contact's row is written)."""
     key = hashlib.sha256(f"fairslot/otp/{settings.BLIND_INDEX_KEY}".encode()).digest()
-    return hmac.new(key, f"{device_id}:{code}".encode(), hashlib.sha256).hexdigest()
+    return hmac.new(key, f"{contact.value_hash}:{code}".encode(), hashlib.sha256).hexdigest()
 
 
 def _lock_error(device: ContactCodeDevice, now) -> Throttled:
@@ -187,13 +190,13 @@ _ISSUE = PreparedUpdate(
 
 
 def _issue(
-    device: ContactCodeDevice, code: str, now, writes_for, last_saved: bool
+    device: ContactCodeDevice, token: str, now, writes_for, last_saved: bool
 ) -> tuple[ContactCodeDevice, bool]:
     """Store a new code on the device, voiding the previous one, unless the contact is locked;
     with it, `writes_for(n)`, the writes that go with the n-th code sent (its message; the last
     one saved if `last_saved`, see `together_if`). Returns the device and whether the code was
     stored."""
-    token, valid_until = _code_hash(device.pk, code), now + CODE_TTL
+    valid_until = now + CODE_TTL
     # Usually the device is as we read it with the contact: then one conditional UPDATE does it
     # (the row lock is the UPDATE's own, and the WHERE is rechecked on the latest row version),
     # and only then the writes, in the same statement on PostgreSQL (no transaction needed).
@@ -230,21 +233,118 @@ def issue_code(*, contact: Contact, language: str = "fr", along: Sequence[Write]
     body = _message(code, language)
 
     def writes_for(count: int) -> list[Write]:  # the count-th code sent to this contact
-        message = OutboxMessage(
-            channel=contact.kind,
-            recipient=contact.value,
-            body=body,
-            subject="Fairslot",
-            dedup_key=f"otp:{contact.device.pk}:{count}",
-            expires_at=now + CODE_TTL,
-        )
-        return [audit.write("otp.sent", target=contact), outbox.message_write(message), *along]
+        return [*_code_writes(contact, body, now, f"otp:{contact.device.pk}:{count}"), *along]
 
-    device, issued = _issue(contact.device, code, now, writes_for, last_saved=bool(along))
+    token = _code_hash(contact, code)
+    device, issued = _issue(contact.device, token, now, writes_for, last_saved=bool(along))
     contact.device = device
     if not issued:
         raise _lock_error(device, now)
     outbox.kick_after_commit()
+
+
+def _code_writes(contact: Contact, body: str, now, dedup_key, links=None) -> list[Write]:
+    """The audit row and the message of a code sent to `contact`; `links` (attname to
+    `From`) for a contact written in the same statement."""
+    message = OutboxMessage(
+        channel=contact.kind,
+        recipient=contact.value,
+        body=body,
+        subject="Fairslot",
+        dedup_key=dedup_key,
+        expires_at=now + CODE_TTL,
+    )
+    return [
+        audit.write("otp.sent", target=contact, links=links and {"target_id": links["contact"]}),
+        insert_write(message, OnConflict.IGNORE, links=links and {"dedup_key": links["dedup_key"]}),
+    ]
+
+
+# `contact_with_code`'s part that returns the contact's key (column "contact_id") once its code
+# is issued: the caller's writes take it as `From(CODE_ISSUED, "contact_id")`.
+CODE_ISSUED = 5
+
+
+def contact_with_code(
+    *, kind: str, value: str, language: str = "fr", along: Sequence[Write] = ()
+) -> tuple[Contact, Any] | None:
+    """PostgreSQL: `get_or_create_contact` then `issue_code`, in one statement. Known contact or
+    new, the same statement (the answer's time says nothing of which). `along`: the caller's
+    writes, made only if the code is, which may take the contact's key as
+    `From(CODE_ISSUED, "contact_id")`; the last of them must return its key.
+
+    Returns the contact with its device and the key the last of `along` returned (None if the
+    code was not issued: a locked contact, or a device changed since this statement's snapshot;
+    the caller then goes on with `issue_code`, which decides on the locked row). None instead
+    of a pair: the contact was committed by another request while this statement waited on it;
+    the caller then goes the usual way (`get_or_create_contact`, `issue_code`). The sending
+    limits are the caller's to check first (`check_send_limits`)."""
+    value_hash = blind_index("contact", value)
+    code, now = f"{secrets.randbelow(10**6):06d}", timezone.now()
+    user = get_user_model()(username=f"c-{value_hash[:24]}")
+    user.set_unusable_password()
+    contact = Contact(kind=kind, value=value, value_hash=value_hash)
+    token = _code_hash(contact, code)
+    # A new contact's device is inserted with its first code; a known one's is updated.
+    device = ContactCodeDevice(
+        name=kind, confirmed=True, token=token, valid_until=now + CODE_TTL, sent_count=1
+    )
+    contact_columns, device_columns = _columns(Contact), _columns(ContactCodeDevice)
+    known = _KNOWN_CONTACT.read(value_hash)
+    names = [f"c{i}" for i in range(len(contact_columns) + len(device_columns))]
+    device_at = len(contact_columns)
+    device_id = names[device_at + device_columns.index(ContactCodeDevice._meta.pk.column)]
+    sent_count = names[device_at + device_columns.index("sent_count")]
+    issue = _ISSUE.write(From(3, device_id), From(3, sent_count), now, token, now + CODE_TTL)
+    quote = connection.ops.quote_name
+    table = quote(ContactCodeDevice._meta.db_table)
+    issued_columns = ", ".join(f"{table}.{quote(c)}" for c in ("id", "contact_id", "sent_count"))
+    issued = "SELECT id, contact_id, 'otp:' || id || ':' || sent_count AS dedup_key FROM"
+    # The key of the caller's last write, and whether the contact is new.
+    last = f"(SELECT id FROM w{CODE_ISSUED + 2 + len(along)})" if along else "NULL"  # noqa: S608
+    rows = chain(
+        insert_write(user, OnConflict.IGNORE),
+        returning(insert_write(contact, links={"user_id": From(0)}), contact_columns),
+        returning(
+            insert_write(device, links={"user_id": From(0), "contact_id": From(1)}),
+            device_columns,
+        ),
+        Write(
+            f"SELECT * FROM ({known.sql}) AS fs_known({', '.join(names)}) "  # noqa: S608
+            "WHERE NOT EXISTS (SELECT 1 FROM w0)",
+            known.params,
+        ),
+        Write(f"{issue.sql} RETURNING {issued_columns}", issue.params),
+        Write(f"{issued} w2 UNION ALL {issued} w4", []),
+        *_code_writes(
+            contact,
+            _message(code, language),
+            now,
+            "",  # the device's key is written in this statement: see links
+            links={
+                "contact": From(CODE_ISSUED, "contact_id"),
+                "dedup_key": From(CODE_ISSUED, "dedup_key"),
+            },
+        ),
+        *along,
+        final=Write(
+            f"SELECT w1.*, w2.*, {last}, true FROM w1, w2 "  # noqa: S608
+            f"UNION ALL SELECT w3.*, {last}, false FROM w3",
+            [],
+            known.done,
+        ),
+    )
+    if not rows:
+        return None
+    contact, contact.device = _CONTACT_WITH_DEVICE.split(rows[0][:-2])
+    saved, new = rows[0][-2:]
+    if saved is not None and not new:  # a known contact's code, issued by the UPDATE
+        device = contact.device
+        device.token, device.valid_until, device.attempts = token, now + CODE_TTL, 0
+        device.sent_count += 1
+    if saved is not None:
+        outbox.kick_after_commit()
+    return contact, saved
 
 
 def wrong_code() -> DomainError:
@@ -285,7 +385,7 @@ def check_code(*, contact: Contact, code: str, along: Sequence[Write] = ()) -> b
     # it, and only then are the writes made; on PostgreSQL one statement, which needs no
     # transaction around it. Only one request can match and clear the token, so it stays single
     # use. (Comparing keyed hashes in SQL leaks nothing useful through timing.)
-    if not together_if(_SPEND.write(device.pk, _code_hash(device.pk, candidate), now), *writes):
+    if not together_if(_SPEND.write(device.pk, _code_hash(contact, candidate), now), *writes):
         # Find out why on the locked row, and count the failure (committed before the refusal).
         with transaction.atomic():
             device = contact.device = ContactCodeDevice.objects.select_for_update().get(
@@ -297,7 +397,7 @@ def check_code(*, contact: Contact, code: str, along: Sequence[Write] = ()) -> b
                     "code_expired",
                     _("This code has expired or was already used. Ask for a new one."),
                 )
-            if not hmac.compare_digest(device.token, _code_hash(device.pk, candidate)):
+            if not hmac.compare_digest(device.token, _code_hash(contact, candidate)):
                 _record_failure(device, now)
                 return False
             together_if(_SPEND.write(device.pk, device.token, now), *writes)  # the locked row

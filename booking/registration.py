@@ -260,20 +260,34 @@ def _start_without_transaction(
     language: str,
 ) -> PendingRegistration:
     """`start_registration` on PostgreSQL without an idempotency key: the sending limits first
-    (in Redis: a refusal writes nothing), then the contact (one statement, known or new), then
-    the code with the pending registration (one statement: the registration is written only if
-    the code is; a locked contact is refused with nothing of this request kept but a new
-    contact's rows, which say nothing). Three statements, no transaction of their own."""
+    (in Redis: a refusal writes nothing), then one statement (`otp.contact_with_code`): the
+    contact, known or new, its code with the audit row and the message, and the pending
+    registration, which is written only if the code is. Otherwise (a locked contact, a device
+    changed meanwhile, a race on a new contact) the usual way: the contact, then the code with
+    the registration (`otp.issue_code`), a locked contact refused with nothing of this request
+    kept but a new contact's rows, which say nothing. Two statements, no transaction."""
     otp.check_send_limits(
         kind=data.contact_kind,
         value_hash=blind_index("contact", answers["contact"]),
         client_ip=client_ip,
         proof_ok=proof_ok,
     )
-    contact = otp.get_or_create_contact(kind=data.contact_kind, value=answers["contact"])
-    pending = PendingRegistration(
-        window=window, contact=contact, payload=json.dumps(answers), channel=channel
+    pending = PendingRegistration(window=window, payload=json.dumps(answers), channel=channel)
+    made = otp.contact_with_code(
+        kind=data.contact_kind,
+        value=answers["contact"],
+        language=language,
+        along=[insert_write(pending, links={"contact_id": From(otp.CODE_ISSUED, "contact_id")})],
     )
+    if made is not None and made[1] is not None:
+        pending.contact, pending.pk = made
+        pending._state.adding, pending._state.db = False, DEFAULT_DB_ALIAS
+        return pending
+    if made is None:
+        contact = otp.get_or_create_contact(kind=data.contact_kind, value=answers["contact"])
+    else:
+        contact = made[0]
+    pending.contact = contact
     otp.issue_code(contact=contact, language=language, along=[insert_write(pending)])
     return pending
 

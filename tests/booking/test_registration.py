@@ -537,9 +537,9 @@ def test_receipt_sms_fits_one_part_and_its_link_opens_the_signed_receipt(client,
 # "Registration" section, the same count was: start 20, verify 8, submit 20.
 # start: window with its open procedures, user, contact, device, pending, code issued, audit,
 # message (a known contact: user refused by its unique name, contact read, device read). On
-# PostgreSQL start has no transaction of its own: the window, then the user, contact and device
-# in one statement, known contact or new (accounts.together.chain), then the code issued with
-# the pending registration, the audit row and the message in one statement; and submit is its
+# PostgreSQL start has no transaction of its own: the window, then one statement, known contact
+# or new (accounts.together.chain, otp.contact_with_code): the user, contact and device, the
+# code issued, the audit row, the message and the pending registration; and submit is its
 # read then one statement that claims the pending registration and writes the person, the
 # entry, the mark, the audit row and the receipt's message, with no transaction of its own.
 # verify: pending, code spent, contact verified, audit, pending verified (no transaction of its
@@ -548,7 +548,7 @@ def test_receipt_sms_fits_one_part_and_its_link_opens_the_signed_receipt(client,
 # writes go as one statement (accounts.together): start's code, audit and message, verify's
 # code, contact, audit and pending, submit's pending, audit and message.
 _TOGETHER = connection.vendor == "postgresql"
-START_QUERIES = 3 if _TOGETHER else 8 + 2
+START_QUERIES = 2 if _TOGETHER else 8 + 2
 VERIFY_QUERIES = 2 if _TOGETHER else 5
 SUBMIT_QUERIES = 2 if _TOGETHER else 6 + 2
 
@@ -791,6 +791,55 @@ def test_a_contact_created_while_its_first_use_waits_is_read_once_committed():
     # The statement that waited, then the contact and its device read.
     assert len(statements) == 3 and "WITH" in statements[0]
     assert Contact.objects.count() == 1
+
+
+@pytest.mark.postgres
+@pytest.mark.django_db(transaction=True)
+def test_a_start_whose_new_contact_is_committed_meanwhile_registers_with_it():
+    """otp.contact_with_code sees nothing when the contact was committed after its snapshot,
+    writes nothing, and start goes the usual way with that contact."""
+    from accounts import otp
+
+    window = WindowFactory()
+
+    def create():
+        return otp.get_or_create_contact(kind="phone", value="+33612345678").pk
+
+    def start():
+        pending = _start(window, contact="+33612345678")
+        return pending.contact_id, pending.pk
+
+    contact_id, (pending_contact_id, pending_pk) = _while_one_waits_on_a_lock(create, start)
+
+    assert pending_contact_id == contact_id
+    assert PendingRegistration.objects.get().pk == pending_pk
+    assert OutboxMessage.objects.count() == Contact.objects.count() == 1
+
+
+@pytest.mark.postgres
+@pytest.mark.django_db(transaction=True)
+def test_a_start_whose_known_contact_gets_a_code_meanwhile_sends_its_own_after():
+    """The code's conditional UPDATE in otp.contact_with_code finds the device changed after
+    its snapshot: nothing of that statement is written, and start issues the code on the
+    locked row (otp.issue_code)."""
+    from accounts import otp
+
+    window = WindowFactory()
+    contact = otp.get_or_create_contact(kind="phone", value="+33612345678")
+
+    def other_code():
+        otp.issue_code(contact=contact)
+
+    def start():
+        return _start(window, contact="+33612345678").pk
+
+    _none, pending_pk = _while_one_waits_on_a_lock(other_code, start)
+
+    device = Contact.objects.get().device
+    assert device.sent_count == 2
+    assert PendingRegistration.objects.get().pk == pending_pk
+    assert OutboxMessage.objects.filter(dedup_key__startswith="otp:").count() == 2
+    assert OutboxMessage.objects.filter(dedup_key=f"otp:{device.pk}:2").exists()
 
 
 @pytest.mark.postgres

@@ -34,6 +34,7 @@ bench: $(STAMP)
 	@if [ -n "$$BENCH_DATABASE_URL" ] && [ -n "$$REDIS_URL" ]; then \
 	  DATABASE_URL="$${BENCH_DATABASE_URL}" $(PY) bench/registration.py --clients 8 --per-client 100 && \
 	  DATABASE_URL="$${BENCH_DATABASE_URL}" $(PY) bench/registration_cpu.py --count 400 && \
+	  DATABASE_URL="$${BENCH_DATABASE_URL}" $(PY) bench/registration_http_cpu.py --count 300 && \
 	  DATABASE_URL="$${BENCH_DATABASE_URL}" $(PY) bench/enumeration.py; \
 	else echo "Set BENCH_DATABASE_URL=postgres://.../fairslot_bench and REDIS_URL=redis://... for bench/registration.py and bench/enumeration.py"; fi
 	@if [ -n "$$BENCH_DRAW_DATABASE_URL" ]; then \

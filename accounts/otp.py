@@ -74,10 +74,9 @@ def get_or_create_contact(*, kind: str, value: str) -> Contact:
     meet on that row too: the loser waits for the winner and reads its rows. All three rows or
     none, inside the caller's transaction, without a savepoint of its own."""
     value_hash = blind_index("contact", value)
-    user = get_user_model()(username=f"c-{value_hash[:24]}")
-    user.set_unusable_password()
     if chains():  # one statement: no transaction of its own
-        return _contact_in_one_statement(user, kind, value, value_hash)
+        return _contact_in_one_statement(kind, value, value_hash)
+    user = _user_for(value_hash)
     with transaction.atomic(savepoint=False):
         if not insert_or_skip(user):
             (contact,) = _CONTACT.split(_CONTACT_BY_HASH.rows(value_hash)[0])
@@ -90,25 +89,45 @@ def get_or_create_contact(*, kind: str, value: str) -> Contact:
     return contact
 
 
-def _contact_in_one_statement(user, kind: str, value: str, value_hash: str) -> Contact:
+def _user_for(value_hash: str):
+    """The contact's user row, not saved: its name derives from the contact (unique)."""
+    user = get_user_model()(username=f"c-{value_hash[:24]}")
+    user.set_unusable_password()
+    return user
+
+
+def _contact_parts(kind: str, value: str, value_hash: str, device: ContactCodeDevice):
+    """The first parts of a `chain` for a contact, known or new: w0 inserts the user row unless
+    it is there (then the contact is known), w1 and w2 insert a new contact and its `device`,
+    w3 reads a known contact with its device, as columns c0, c1, ... Returns the parts, the names
+    of w3's columns, and what makes rows of those columns into results (decryption)."""
     contact = Contact(kind=kind, value=value, value_hash=value_hash)
-    device = ContactCodeDevice(name=kind, confirmed=True)
     known = _KNOWN_CONTACT.read(value_hash)
-    rows = chain(
-        insert_write(user, OnConflict.IGNORE),
+    names = [f"c{i}" for i in range(len(_columns(Contact)) + len(_columns(ContactCodeDevice)))]
+    parts = [
+        insert_write(_user_for(value_hash), OnConflict.IGNORE),
         returning(insert_write(contact, links={"user_id": From(0)}), _columns(Contact)),
         returning(
             insert_write(device, links={"user_id": From(0), "contact_id": From(1)}),
             _columns(ContactCodeDevice),
         ),
-        # The new rows as inserted, or, when the user row was there already, the known ones:
-        # the same columns (and decryption) either way.
-        final=Write(
-            "SELECT w1.*, w2.* FROM w1, w2 UNION ALL SELECT * FROM "  # noqa: S608 (compiled)
-            f"({known.sql}) fs_known WHERE NOT EXISTS (SELECT 1 FROM w0)",
+        Write(
+            f"SELECT * FROM ({known.sql}) AS fs_known({', '.join(names)}) "  # noqa: S608
+            "WHERE NOT EXISTS (SELECT 1 FROM w0)",
             known.params,
-            known.done,
         ),
+    ]
+    return parts, names, known.done
+
+
+def _contact_in_one_statement(kind: str, value: str, value_hash: str) -> Contact:
+    parts, _names, convert = _contact_parts(
+        kind, value, value_hash, ContactCodeDevice(name=kind, confirmed=True)
+    )
+    # The new rows as inserted, or, when the user row was there already, the known ones: the
+    # same columns (and decryption) either way.
+    rows = chain(
+        *parts, final=Write("SELECT w1.*, w2.* FROM w1, w2 UNION ALL SELECT * FROM w3", [], convert)
     )
     if not rows:
         # Created by a concurrent request that committed while this statement waited on its
@@ -243,20 +262,25 @@ def issue_code(*, contact: Contact, language: str = "fr", along: Sequence[Write]
     outbox.kick_after_commit()
 
 
-def _code_writes(contact: Contact, body: str, now, dedup_key, links=None) -> list[Write]:
-    """The audit row and the message of a code sent to `contact`; `links` (attname to
-    `From`) for a contact written in the same statement."""
+def _code_writes(contact: Contact, body: str, now, dedup_key, contact_id=None) -> list[Write]:
+    """The audit row and the message of a code sent to `contact`. For a contact written in the
+    same statement (`chain`), `contact_id` and `dedup_key` are `From`s."""
+    linked = isinstance(dedup_key, From)
     message = OutboxMessage(
         channel=contact.kind,
         recipient=contact.value,
         body=body,
         subject="Fairslot",
-        dedup_key=dedup_key,
+        dedup_key="" if linked else dedup_key,
         expires_at=now + CODE_TTL,
     )
     return [
-        audit.write("otp.sent", target=contact, links=links and {"target_id": links["contact"]}),
-        insert_write(message, OnConflict.IGNORE, links=links and {"dedup_key": links["dedup_key"]}),
+        audit.write(
+            "otp.sent", target=contact, links={"target_id": contact_id} if contact_id else None
+        ),
+        insert_write(
+            message, OnConflict.IGNORE, links={"dedup_key": dedup_key} if linked else None
+        ),
     ]
 
 
@@ -283,18 +307,14 @@ def contact_with_code(
         raise ValueError("contact_with_code needs the caller's writes: their key says it all")
     value_hash = blind_index("contact", value)
     code, now = f"{secrets.randbelow(10**6):06d}", timezone.now()
-    user = get_user_model()(username=f"c-{value_hash[:24]}")
-    user.set_unusable_password()
-    contact = Contact(kind=kind, value=value, value_hash=value_hash)
-    token = _code_hash(contact, code)
+    token = _code_hash(Contact(value_hash=value_hash), code)
     # A new contact's device is inserted with its first code; a known one's is updated.
     device = ContactCodeDevice(
         name=kind, confirmed=True, token=token, valid_until=now + CODE_TTL, sent_count=1
     )
-    contact_columns, device_columns = _columns(Contact), _columns(ContactCodeDevice)
-    known = _KNOWN_CONTACT.read(value_hash)
-    names = [f"c{i}" for i in range(len(contact_columns) + len(device_columns))]
-    device_at = len(contact_columns)
+    parts, names, convert = _contact_parts(kind, value, value_hash, device)
+    device_at = len(_columns(Contact))
+    device_columns = _columns(ContactCodeDevice)
     device_id = names[device_at + device_columns.index(ContactCodeDevice._meta.pk.column)]
     sent_count = names[device_at + device_columns.index("sent_count")]
     issue = _ISSUE.write(From(3, device_id), From(3, sent_count), now, token, now + CODE_TTL)
@@ -305,35 +325,22 @@ def contact_with_code(
     # The key of the caller's last write, and whether the contact is new.
     last = f"(SELECT id FROM w{CODE_ISSUED + 2 + len(along)})"  # noqa: S608 (a part)
     rows = chain(
-        insert_write(user, OnConflict.IGNORE),
-        returning(insert_write(contact, links={"user_id": From(0)}), contact_columns),
-        returning(
-            insert_write(device, links={"user_id": From(0), "contact_id": From(1)}),
-            device_columns,
-        ),
-        Write(
-            f"SELECT * FROM ({known.sql}) AS fs_known({', '.join(names)}) "  # noqa: S608
-            "WHERE NOT EXISTS (SELECT 1 FROM w0)",
-            known.params,
-        ),
+        *parts,
         Write(f"{issue.sql} RETURNING {issued_columns}", issue.params),
         Write(f"{issued} w2 UNION ALL {issued} w4", []),
         *_code_writes(
-            contact,
+            Contact(kind=kind, value=value, value_hash=value_hash),
             _message(code, language),
             now,
-            "",  # the device's key is written in this statement: see links
-            links={
-                "contact": From(CODE_ISSUED, "contact_id"),
-                "dedup_key": From(CODE_ISSUED, "dedup_key"),
-            },
+            From(CODE_ISSUED, "dedup_key"),
+            contact_id=From(CODE_ISSUED, "contact_id"),
         ),
         *along,
         final=Write(
             f"SELECT w1.*, w2.*, {last}, true FROM w1, w2 "  # noqa: S608
             f"UNION ALL SELECT w3.*, {last}, false FROM w3",
             [],
-            known.done,
+            convert,
         ),
     )
     if not rows:

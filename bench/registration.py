@@ -64,6 +64,26 @@ def _setup_django():
     django.setup()
 
 
+def process_cpu(pid: int) -> float:
+    """CPU seconds (user and system) used so far by process `pid`, from /proc; NaN if it cannot
+    be read (not on this machine, or ended)."""
+    try:
+        with open(f"/proc/{pid}/stat") as stat:
+            fields = stat.read().rsplit(")", 1)[1].split()
+        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    except (OSError, IndexError, ValueError):
+        return float("nan")
+
+
+def bench_database(script: str) -> str:
+    """Set Django up on the benchmark database, which is wiped (its name must end in _bench),
+    with an open window; returns the window's code."""
+    if not os.environ.get("DATABASE_URL", "").rstrip("/").endswith("_bench"):
+        sys.exit(f"{script} wipes its database: its name must end in _bench.")
+    _setup_django()
+    return _prepare()
+
+
 def _prepare() -> str:
     """Fresh schema and an open window; returns its code."""
     from datetime import timedelta
@@ -147,6 +167,21 @@ def registration_body(window: str, n: int) -> dict:
     }
 
 
+def register(conn, window: str, n: int, ip: str) -> list[float] | None:
+    """The n-th synthetic applicant's registration through the API (start, verify with the code
+    read back, submit); the three requests' times, or None if one was refused."""
+    status, payload, t1 = _post(conn, "/api/v1/registrations/", registration_body(window, n), ip)
+    if status != 202:
+        return None
+    token = json.loads(payload)["token"]
+    body = {"token": token, "code": _code_for(f"+3361{n:07d}")}
+    status, _p, t2 = _post(conn, "/api/v1/registrations/verify/", body, ip)
+    status3, _p, t3 = _post(conn, "/api/v1/registrations/submit/", {"token": token}, ip)
+    if status != 200 or status3 != 201:
+        return None
+    return [t1, t2, t3]
+
+
 def _registration_worker(args):
     worker, count, window, round_ = args
     from django.db import connection
@@ -156,24 +191,13 @@ def _registration_worker(args):
     for i in range(count):
         n = worker * 100000 + round_ * 10000 + i  # a new person and phone in every round
         k = round_ * count + i  # and a new address: without proof, 5 codes an hour each
-        ip = f"10.{worker % 250}.{k // 250 % 250}.{k % 250}"
-        phone = f"+3361{n:07d}"
-        body = registration_body(window, n)
         began = time.perf_counter()
-        status, payload, t1 = _post(conn, "/api/v1/registrations/", body, ip)
-        if status != 202:
-            errors += 1
-            continue
-        token = json.loads(payload)["token"]
-        status, _p, t2 = _post(
-            conn, "/api/v1/registrations/verify/", {"token": token, "code": _code_for(phone)}, ip
-        )
-        status3, _p, t3 = _post(conn, "/api/v1/registrations/submit/", {"token": token}, ip)
-        if status != 200 or status3 != 201:
+        times = register(conn, window, n, f"10.{worker % 250}.{k // 250 % 250}.{k % 250}")
+        if times is None:
             errors += 1
             continue
         latencies.append(time.perf_counter() - began)
-        request_latencies += [t1, t2, t3]
+        request_latencies += times
     connection.close()
     return latencies, request_latencies, errors
 
@@ -246,10 +270,7 @@ def main():
         sys.exit(
             "bench/registration.py needs DATABASE_URL=postgres://... and REDIS_URL=redis://..."
         )
-    if not os.environ["DATABASE_URL"].rstrip("/").endswith("_bench"):
-        sys.exit("bench/registration.py wipes its database: its name must end in _bench.")
-    _setup_django()
-    window = _prepare()
+    window = bench_database("bench/registration.py")
     from django.db import connection
 
     connection.close()

@@ -13,9 +13,9 @@ outbox as in bench/registration.py, and that read is counted in the registration
 
 import argparse
 import json
-import os
 import sys
 import time
+from functools import partial
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
@@ -27,10 +27,7 @@ def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--count", type=int, default=400)
     args = parser.parse_args()
-    if not os.environ.get("DATABASE_URL", "").rstrip("/").endswith("_bench"):
-        sys.exit("bench/registration_cpu.py wipes its database: its name must end in _bench.")
-    bench._setup_django()
-    window = bench._prepare()
+    window = bench.bench_database("bench/registration_cpu.py")
     from django.test import Client
 
     client = Client(HTTP_HOST="127.0.0.1")
@@ -90,17 +87,8 @@ def _server_cpu():
     with connection.cursor() as cursor:
         cursor.execute("SELECT pg_backend_pid()")
         (pid,) = cursor.fetchone()
-    ticks = os.sysconf("SC_CLK_TCK")
 
-    def used() -> float:
-        try:
-            with open(f"/proc/{pid}/stat") as stat:
-                fields = stat.read().rsplit(")", 1)[1].split()
-            return (int(fields[11]) + int(fields[12])) / ticks
-        except (OSError, IndexError, ValueError):
-            return float("nan")
-
-    return used
+    return partial(bench.process_cpu, pid)
 
 
 if __name__ == "__main__":

@@ -14,8 +14,6 @@ The database is wiped first (its name must end in _bench).
 
 import argparse
 import http.client
-import json
-import os
 import subprocess
 import sys
 import time
@@ -25,17 +23,6 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from bench import registration as bench
 
-TICKS = os.sysconf("SC_CLK_TCK")
-
-
-def _cpu(pid: int) -> float:
-    try:
-        with open(f"/proc/{pid}/stat") as stat:
-            fields = stat.read().rsplit(")", 1)[1].split()
-        return (int(fields[11]) + int(fields[12])) / TICKS
-    except (OSError, IndexError, ValueError):
-        return 0.0  # a process that ended: its CPU is lost to the count (none should)
-
 
 def _pids(pattern: str) -> list[int]:
     found = subprocess.run(["pgrep", "-f", pattern], capture_output=True, text=True).stdout
@@ -43,7 +30,7 @@ def _pids(pattern: str) -> list[int]:
 
 
 def _snapshot(groups: dict) -> dict:
-    counts = {name: sum(_cpu(pid) for pid in pids) for name, pids in groups.items()}
+    counts = {name: sum(bench.process_cpu(pid) for pid in pids) for name, pids in groups.items()}
     counts["client"] = time.process_time()
     return counts
 
@@ -56,10 +43,7 @@ def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--count", type=int, default=300)
     args = parser.parse_args()
-    if not os.environ.get("DATABASE_URL", "").rstrip("/").endswith("_bench"):
-        sys.exit("bench/registration_http_cpu.py wipes its database: its name must end in _bench.")
-    bench._setup_django()
-    window = bench._prepare()
+    window = bench.bench_database("bench/registration_http_cpu.py")
     from django.db import connection
 
     connection.close()
@@ -69,19 +53,7 @@ def main():
 
         def register(n: int) -> None:
             ip = f"10.{n // 62500 % 250}.{n // 250 % 250}.{n % 250}"
-            status, payload, _t = bench._post(
-                conn, "/api/v1/registrations/", bench.registration_body(window, n), ip
-            )
-            assert status == 202, payload
-            token = json.loads(payload)["token"]
-            code = bench._code_for(f"+3361{n:07d}")
-            body = {"token": token, "code": code}
-            status, payload, _t = bench._post(conn, "/api/v1/registrations/verify/", body, ip)
-            assert status == 200, payload
-            status, payload, _t = bench._post(
-                conn, "/api/v1/registrations/submit/", {"token": token}, ip
-            )
-            assert status == 201, payload
+            assert bench.register(conn, window, n, ip) is not None, f"registration {n} refused"
 
         def baseline(_n: int) -> None:
             status, payload, _t = bench._post(conn, "/bench/baseline/", {}, "10.0.0.1")

@@ -279,16 +279,13 @@ def _start_without_transaction(
         language=language,
         along=[insert_write(pending, links={"contact_id": From(otp.CODE_ISSUED, "contact_id")})],
     )
-    if made is not None and made[1] is not None:
-        pending.contact, pending.pk = made
+    if made is None:  # a new contact committed meanwhile: read it
+        made = otp.get_or_create_contact(kind=data.contact_kind, value=answers["contact"]), None
+    pending.contact, pending.pk = made
+    if pending.pk is not None:
         pending._state.adding, pending._state.db = False, DEFAULT_DB_ALIAS
         return pending
-    if made is None:
-        contact = otp.get_or_create_contact(kind=data.contact_kind, value=answers["contact"])
-    else:
-        contact = made[0]
-    pending.contact = contact
-    otp.issue_code(contact=contact, language=language, along=[insert_write(pending)])
+    otp.issue_code(contact=pending.contact, language=language, along=[insert_write(pending)])
     return pending
 
 
@@ -459,40 +456,6 @@ _PERSON_BY_IDENTITY = Prepared(
 )
 
 
-def _person_and_entry(
-    pending: PendingRegistration, answers: dict, procedure: Procedure
-) -> Entry | None:
-    """The person (new or known) and their entry; None means: a duplicate person.
-
-    On PostgreSQL, usually one statement (`accounts.together.chain`): the person's insert,
-    which inserts nothing if the identity is known, the person's key (new or known), and the
-    entry in seat 1. The rest of the way, as `_create_entry`, only after a conflict."""
-    if not chains():
-        return _create_entry(pending, answers, _person_id(answers), procedure)
-    person = _new_person(answers)
-    entry = _new_entry(pending, answers, None, procedure, seat=1)
-    known = _PERSON_BY_IDENTITY.read(answers["identity_hash"])
-    rows = chain(
-        insert_write(person, OnConflict.IGNORE),
-        Write(f"SELECT id FROM w0 UNION ALL {known.sql}", known.params),  # noqa: S608
-        insert_write(entry, OnConflict.IGNORE, links={"person_id": From(1)}),
-        final=Write("SELECT w1.id, w2.id, w2.active FROM w1 LEFT JOIN w2 ON true", [], _fetch_all),
-    )
-    if not rows:
-        # Registered at this instant by another request, which committed while this statement
-        # waited on its row, after the statement's snapshot: the usual way sees it.
-        return _create_entry(pending, answers, _person_id(answers), procedure)
-    ((person_id, entry_pk, active),) = rows
-    if entry_pk is None:  # seat 1 taken, or the person holds an entry for the procedure
-        seat = _next_seat(pending.contact, person_id, procedure)
-        if seat is None:
-            return None
-        return _create_entry(pending, answers, person_id, procedure, seat)
-    entry.person_id, entry.pk, entry.active = person_id, entry_pk, active
-    entry._state.adding, entry._state.db = False, DEFAULT_DB_ALIAS
-    return _with_sites(entry, answers)
-
-
 def _fetch_all(cursor) -> list:
     return cursor.fetchall()
 
@@ -659,7 +622,7 @@ def _submit_locked(lookup: dict, language: str) -> Entry:
             pending.entry.window = pending.window
             return pending.entry
         answers, procedure = _submittable(pending)
-        entry = _person_and_entry(pending, answers, procedure)
+        entry = _create_entry(pending, answers, _person_id(answers), procedure)
         if entry is None:
             _count_duplicate(pending)
         else:

@@ -162,11 +162,17 @@ class PreparedUpdate(Prepared):
 class Joined:
     """Rows of a model and of models joined to it, read with `values_list` and made into
     instances: `Joined(Pending, ("contact", Contact))` names the columns to read and splits a row
-    into a Pending and its Contact (None when a LEFT JOIN found no row)."""
+    into a Pending and its Contact (None when a LEFT JOIN found no row). `omit` names fields
+    not to read (e.g. encrypted ones a request does not need): they are deferred, as with
+    `.only()`, and load on use."""
 
-    def __init__(self, model, *related: tuple[str, type]):
+    def __init__(self, model, *related: tuple[str, type], omit: dict | None = None):
         self.parts = [("", model), *related]
-        self.attnames = {m: [f.attname for f in m._meta.concrete_fields] for _p, m in self.parts}
+        omit = omit or {}
+        self.attnames = {
+            m: [f.attname for f in m._meta.concrete_fields if f.name not in omit.get(m, ())]
+            for _p, m in self.parts
+        }
         self.pk_index = {m: names.index(m._meta.pk.attname) for m, names in self.attnames.items()}
 
     def names(self) -> list[str]:

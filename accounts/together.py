@@ -24,6 +24,7 @@ lone statement is atomic. The registration uses them so (docs/benchmarks.md, fif
 import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from functools import lru_cache
 from typing import Any
 
 from django.db import DEFAULT_DB_ALIAS, connections, transaction
@@ -132,70 +133,88 @@ def chain(*parts: Write, final: Write, using: str = DEFAULT_DB_ALIAS):
     if not chains(using):
         raise NotImplementedError("chain() needs PostgreSQL: callers check chains() first")
     connection = connections[using]
-    quote = connection.ops.quote_name
-    ctes, params = [], []
-    for i, part in enumerate(parts):
-        sql, own = _linked(part, i, quote)
-        ctes.append(f"w{i} AS ({sql})")
-        params += own
+    # A part's SQL here depends only on its shape (its SQL, where its `From` values stand and
+    # what it comes after): the statement of a set of shapes is built once (`_statement`).
+    shapes = tuple(_shape(part) for part in parts)
+    params = [value for part in parts for value in part.params if not isinstance(value, From)]
+    sql = _statement(shapes, final.sql, connection.ops.quote_name)
     with transaction.mark_for_rollback_on_error(using), cursor_for(connection) as cursor:
-        cursor.execute(f"WITH {', '.join(ctes)} {final.sql}", [*params, *final.params])
+        cursor.execute(sql, [*params, *final.params])
         return final.done(cursor)
+
+
+def _shape(part: Write) -> tuple:
+    links = tuple(value if isinstance(value, From) else None for value in part.params)
+    return part.sql, links, part.after
+
+
+@lru_cache(maxsize=256)
+def _statement(shapes: tuple, final: str, quote) -> str:
+    """The statement of a `chain` whose parts have these shapes (SQL, `From` values by
+    position, `after`): the same few shapes come back on every request."""
+    ctes = [f"w{i} AS ({_linked(*shape, i, quote)})" for i, shape in enumerate(shapes)]
+    return f"WITH {', '.join(ctes)} {final}"
 
 
 _PLACEHOLDER = re.compile(r"%%|%s")
 _MISSING = object()
 
 
-def _linked(part: Write, index: int, quote) -> tuple[str, list]:
-    pieces, params, sources = [], [], list(part.after)
-    position, values = 0, iter(part.params)
-    for match in _PLACEHOLDER.finditer(part.sql):
-        pieces.append(part.sql[position : match.start()])
+def _linked(sql: str, links: tuple, after: tuple, index: int, quote) -> str:
+    """A part's SQL with its `From` values (`links`, by position; None for a parameter of its
+    own) read from the parts they name, and, if it depends on any, made only when they all
+    returned a row."""
+    pieces, sources = [], list(after)
+    position, values = 0, iter(links)
+    for match in _PLACEHOLDER.finditer(sql):
+        pieces.append(sql[position : match.start()])
         position = match.end()
         if match.group() == "%%":
             pieces.append("%%")
             continue
-        value = next(values, _MISSING)
-        if value is _MISSING:
+        link = next(values, _MISSING)
+        if link is _MISSING:
             raise ValueError(f"part {index} has fewer parameters than placeholders")
-        if not isinstance(value, From):
+        if link is None:
             pieces.append("%s")
-            params.append(value)
             continue
-        pieces.append(f"w{value.part}.{quote(value.column)}")
-        if value.part not in sources:
-            sources.append(value.part)
-    pieces.append(part.sql[position:])
-    if next(values, None) is not None:
+        pieces.append(f"w{link.part}.{quote(link.column)}")
+        if link.part not in sources:
+            sources.append(link.part)
+    pieces.append(sql[position:])
+    if next(values, _MISSING) is not _MISSING:
         raise ValueError(f"part {index} has more parameters than placeholders")
     sql = "".join(pieces)
     if any(not 0 <= source < index for source in sources):
         raise ValueError(f"part {index} depends on a part that does not come before it")
     if not sources:
-        return sql, params
+        return sql
     tables = ", ".join(f"w{source}" for source in sources)
     # Only compiled statements are joined here; every value is a parameter.
     insert = _INSERT.fullmatch(sql)
     if insert is not None:
-        return f"{insert['head']} SELECT {insert['values']} FROM {tables}{insert['rest']}", params  # noqa: S608
+        return f"{insert['head']} SELECT {insert['values']} FROM {tables}{insert['rest']}"  # noqa: S608
     update = _UPDATE.fullmatch(sql)
     if update is not None and "SELECT" not in update["head"]:
-        return f"{update['head']} FROM {tables} WHERE {update['where']}", params
+        return f"{update['head']} FROM {tables} WHERE {update['where']}"
     raise ValueError(f"part {index} depends on other parts but is neither INSERT nor UPDATE")
 
 
 def returning(write: Write, columns: Sequence[str], using: str = DEFAULT_DB_ALIAS) -> Write:
     """`write`, an INSERT, returning `columns` in this order (instead of what it returned), for
     a `chain` whose final query reads them."""
-    insert = _INSERT.fullmatch(write.sql)
+    sql = _returning(write.sql, tuple(columns), connections[using].ops.quote_name)
+    return Write(sql, write.params, write.done)
+
+
+@lru_cache(maxsize=64)
+def _returning(sql: str, columns: tuple, quote) -> str:
+    insert = _INSERT.fullmatch(sql)
     if insert is None:
-        raise ValueError(f"not an INSERT: {write.sql[:60]!r}")
-    quote = connections[using].ops.quote_name
+        raise ValueError(f"not an INSERT: {sql[:60]!r}")
     rest = re.sub(r" RETURNING .*$", "", insert["rest"], flags=re.DOTALL)
     listed = ", ".join(quote(column) for column in columns)
-    sql = f"{insert['head']} VALUES ({insert['values']}){rest} RETURNING {listed}"
-    return Write(sql, write.params, write.done)
+    return f"{insert['head']} VALUES ({insert['values']}){rest} RETURNING {listed}"
 
 
 _GUARD = " EXISTS (SELECT 1 FROM fs_condition)"

@@ -104,3 +104,27 @@ def test_prepared_statements_can_be_turned_off(monkeypatch):
         cursor.execute("SELECT %s::int + 60", [1])
 
     assert _prepared_statements() == []
+
+
+def test_a_prepared_cursor_numbers_placeholders_once_per_text_whatever_its_length():
+    from config.postgresql.base import numbered
+
+    numbered.cache_clear()
+    # Longer than psycopg keeps its own conversions for (4 KB, 50 parameters).
+    terms = " + ".join(["%s::int"] * 60)
+    query = f"SELECT {terms}, '100%%' AS pct /* {'x' * 5000} */"
+    for value in (1, 2):
+        with connection.prepared_cursor() as cursor:
+            cursor.execute(query, [value] * 60)
+            assert cursor.fetchone() == (60 * value, "100%")
+
+    assert numbered.cache_info().misses == 1
+    assert numbered.cache_info().hits == 1
+    assert numbered("SELECT %s, %s, '5%%'") == "SELECT $1, $2, '5%'"
+
+
+def test_a_prepared_cursor_refuses_named_placeholders():
+    from config.postgresql.base import numbered
+
+    with pytest.raises(ValueError, match="only %s placeholders"):
+        numbered("SELECT %(name)s")

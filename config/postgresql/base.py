@@ -19,18 +19,49 @@ connection (least recently used dropped). PREPARED_STATEMENTS False (DB_PREPARED
 e.g. behind a pooler in transaction mode that does not track them) gives a plain cursor.
 """
 
+import re
 import time
+from functools import lru_cache
 
+import psycopg
 from django.db.backends.postgresql import base
 
 ONLY_WHEN_ASKED = 2**31 - 1  # executions before psycopg prepares a statement on its own
 
 
-class PreparingCursor(base.ServerBindingCursor):
-    """Server-side binding; every statement prepared on the server (once per connection)."""
+class PreparingCursor(base.CursorMixin, psycopg.RawCursor):
+    """Server-side binding; every statement prepared on the server (once per connection).
+
+    A raw cursor (PostgreSQL's own `$1` placeholders): the statement's text is converted from
+    Django's `%s` once per text and kept (`numbered`), where psycopg's own cursor converts it on
+    every execution unless it is short (4 KB, 50 parameters: a registration's start is 6.7 KB
+    with 58), about 0.1 ms a time."""
 
     def execute(self, query, params=None, *, prepare=None, binary=None):
+        if params is not None:  # without parameters the text is sent as it is (no %% either)
+            query = numbered(query)
         return super().execute(query, params, prepare=True, binary=binary)
+
+
+@lru_cache(maxsize=512)
+def numbered(query: str) -> str:
+    """`query` with its `%s` placeholders numbered as PostgreSQL's `$1, $2, ...` and `%%` as
+    `%`. Named placeholders (`%(name)s`) are refused: the prepared statements have none."""
+    count = 0
+
+    def number(match):
+        nonlocal count
+        if match.group() == "%%":
+            return "%"
+        if match.group() != "%s":
+            raise ValueError(f"only %s placeholders in a prepared statement: {match.group()!r}")
+        count += 1
+        return f"${count}"
+
+    return _PLACEHOLDER.sub(number, query)
+
+
+_PLACEHOLDER = re.compile(r"%%|%\([^)]*\)[sbt]|%[sbt]?")
 
 
 class DatabaseWrapper(base.DatabaseWrapper):

@@ -37,6 +37,18 @@ def _wrong(code: str) -> str:
     return f"{(int(code) + 1) % 10**6:06d}"
 
 
+def test_a_contacts_user_has_an_unusable_password_of_its_own(db):
+    first = otp.get_or_create_contact(kind="phone", value="+33612345678").user
+    second = otp.get_or_create_contact(kind="email", value="a@example.org").user
+    first.refresh_from_db()
+    second.refresh_from_db()
+
+    assert not first.has_usable_password() and not second.has_usable_password()
+    assert not first.check_password("") and not first.check_password(first.password)
+    assert first.password != second.password  # a random part, as Django's own
+    assert len(first.password) >= 41
+
+
 def test_code_is_stored_hashed_and_single_use(contact):
     otp.send_code(contact=contact, client_ip="1.1.1.1", proof_ok=True)
     code = _code()

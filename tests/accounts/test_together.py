@@ -214,19 +214,23 @@ def test_an_error_in_a_chained_part_writes_nothing(db):
 
 
 def test_chain_refuses_what_it_cannot_link(db):
-    from accounts.together import From, Write, _linked, chain, chains
+    from accounts.together import From, Write, _linked, _shape, chain, chains
 
-    quote = connection.ops.quote_name
+    def linked(write, index):
+        return _linked(*_shape(write), index, connection.ops.quote_name)
+
     with pytest.raises(ValueError):  # a value from a part that comes later
-        _linked(Write('INSERT INTO "t" ("a") VALUES (%s)', [From(1)]), 0, quote)
+        linked(Write('INSERT INTO "t" ("a") VALUES (%s)', [From(1)]), 0)
     with pytest.raises(ValueError):  # only inserts take values from other parts
-        _linked(Write('DELETE FROM "t" WHERE "a" = %s', [From(0)]), 1, quote)
+        linked(Write('DELETE FROM "t" WHERE "a" = %s', [From(0)]), 1)
     with pytest.raises(ValueError):  # more values than placeholders
-        _linked(Write('INSERT INTO "t" ("a") VALUES (%s)', [1, 2]), 0, quote)
-    sql, params = _linked(
-        Write('INSERT INTO "t" ("a", "b") VALUES (%s, %s)', [From(0), 7]), 1, quote
-    )
-    assert sql == 'INSERT INTO "t" ("a", "b") SELECT w0."id", %s FROM w0' and params == [7]
+        linked(Write('INSERT INTO "t" ("a") VALUES (%s)', [1, 2]), 0)
+    with pytest.raises(ValueError):  # more values than placeholders, the last one None
+        linked(Write('INSERT INTO "t" ("a") VALUES (%s)', [1, None]), 0)
+    with pytest.raises(ValueError):  # fewer values than placeholders
+        linked(Write('INSERT INTO "t" ("a", "b") VALUES (%s, %s)', [1]), 0)
+    sql = linked(Write('INSERT INTO "t" ("a", "b") VALUES (%s, %s)', [From(0), 7]), 1)
+    assert sql == 'INSERT INTO "t" ("a", "b") SELECT w0."id", %s FROM w0'
     if not chains():
         with pytest.raises(NotImplementedError):
             chain(Write("SELECT 1", []), final=Write("SELECT 1", []))

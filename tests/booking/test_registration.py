@@ -275,6 +275,25 @@ def test_web_registration_end_to_end_without_javascript(client, window):
     assert client.get("/my/").context["rows"][0][0] == entry
 
 
+def test_web_resend_sends_a_new_code_to_the_same_phone_after_the_cooldown(client, window):
+    client.post(f"/register/{window.code}/", _form(window))
+    first = _last_code(Contact.objects.get())
+    too_soon = client.post("/register/resend/")
+    with time_machine.travel(timezone.now() + timedelta(seconds=61)):
+        resent = client.post("/register/resend/")
+        second = _last_code(Contact.objects.get())
+        stale = client.post("/register/verify/", {"code": first}) if first != second else None
+        entries_after_stale = Entry.objects.count()
+        verified = client.post("/register/verify/", {"code": second})
+
+    codes = OutboxMessage.objects.filter(dedup_key__startswith="otp:")
+    assert too_soon.status_code == resent.status_code == 302
+    assert [message.recipient for message in codes] == ["+33612345678"] * 2  # one too soon
+    assert stale is None or stale.status_code == 200  # the form again, with its error
+    assert entries_after_stale == 0
+    assert verified.status_code == 302 and Entry.objects.count() == 1
+
+
 def test_web_registration_error_is_shown_in_the_users_language(client, window):
     client.cookies["django_language"] = "fr"
     response = client.post(
@@ -410,6 +429,26 @@ def test_api_errors_are_json_in_the_requests_language(client, window):
     assert response.status_code == 400
     assert response.json()["code"].startswith("phone")
     assert response.json()["message"]
+
+
+def test_api_takes_json_only_and_answers_json_whatever_the_accept_header(client, window):
+    from booking.models import PendingRegistration
+
+    form = client.post(
+        "/api/v1/registrations/", _api_payload(window), HTTP_ACCEPT_LANGUAGE="fr"
+    )  # multipart, as a browser's form
+    answered = client.post(
+        "/api/v1/registrations/",
+        _api_payload(window),
+        content_type="application/json; charset=utf-8",
+        HTTP_ACCEPT="text/html",
+    )
+
+    assert form.status_code == 415 and form["Content-Type"] == "application/json"
+    assert form.json()["code"] == "unsupported_media_type" and form.json()["message"]
+    assert answered.status_code == 202 and answered["Content-Type"] == "application/json"
+    assert answered.json()["status"] == "code_sent"
+    assert PendingRegistration.objects.count() == 1  # the refused one kept nothing
 
 
 def test_api_closed_or_unknown_window_is_refused_in_the_requests_language(client, window):

@@ -28,7 +28,7 @@ from accounts.crypto import blind_index
 from accounts.inserts import insert, insert_or_skip, insert_write
 from accounts.models import Contact, ContactCodeDevice, ContactKind, OutboxMessage
 from accounts.prepared import Joined, Prepared, PreparedUpdate
-from accounts.together import From, Write, chain, chains, returning, together_if
+from accounts.together import From, Write, chain, chains, guarded, returning, together_if
 from config.errors import DomainError, Throttled
 
 logger = logging.getLogger(__name__)
@@ -98,28 +98,36 @@ def _user_for(value_hash: str):
     return get_user_model()(username=f"c-{value_hash[:24]}", password=unusable)
 
 
-def _contact_parts(kind: str, value: str, value_hash: str, device: ContactCodeDevice):
+def _contact_parts(
+    kind: str, value: str, value_hash: str, device: ContactCodeDevice, only_if: Write | None = None
+):
     """The first parts of a `chain` for a contact, known or new: w0 inserts the user row unless
     it is there (then the contact is known), w1 and w2 insert a new contact and its `device`,
     w3 reads a known contact with its device, as columns c0, c1, ... Returns the parts, the names
-    of w3's columns, and what makes rows of those columns into results (decryption)."""
+    of w3's columns, and what makes rows of those columns into results (decryption).
+    `only_if`: an SQL condition without which none of it is written or read (w0 and w3, on
+    which all the rest depends)."""
     contact = Contact(kind=kind, value=value, value_hash=value_hash)
-    known = _KNOWN_CONTACT.read(value_hash)
+    read = _KNOWN_CONTACT.read(value_hash)
     names = [f"c{i}" for i in range(len(_columns(Contact)) + len(_columns(ContactCodeDevice)))]
+    user = insert_write(_user_for(value_hash), OnConflict.IGNORE)
+    known = Write(
+        f"SELECT * FROM ({read.sql}) AS fs_known({', '.join(names)}) "  # noqa: S608
+        "WHERE NOT EXISTS (SELECT 1 FROM w0)",
+        read.params,
+    )
+    if only_if is not None:
+        user, known = guarded(user, only_if), guarded(known, only_if)
     parts = [
-        insert_write(_user_for(value_hash), OnConflict.IGNORE),
+        user,
         returning(insert_write(contact, links={"user_id": From(0)}), _columns(Contact)),
         returning(
             insert_write(device, links={"user_id": From(0), "contact_id": From(1)}),
             _columns(ContactCodeDevice),
         ),
-        Write(
-            f"SELECT * FROM ({known.sql}) AS fs_known({', '.join(names)}) "  # noqa: S608
-            "WHERE NOT EXISTS (SELECT 1 FROM w0)",
-            known.params,
-        ),
+        known,
     ]
-    return parts, names, known.done
+    return parts, names, read.done
 
 
 def _contact_in_one_statement(kind: str, value: str, value_hash: str) -> Contact:
@@ -292,7 +300,12 @@ CODE_ISSUED = 5
 
 
 def contact_with_code(
-    *, kind: str, value: str, along: Sequence[Write], language: str = "fr"
+    *,
+    kind: str,
+    value: str,
+    along: Sequence[Write],
+    language: str = "fr",
+    only_if: Write | None = None,
 ) -> tuple[Contact, Any] | None:
     """PostgreSQL: `get_or_create_contact` then `issue_code`, in one statement. Known contact or
     new, the same statement (the answer's time says nothing of which). `along`: the caller's
@@ -304,7 +317,8 @@ def contact_with_code(
     the caller then goes on with `issue_code`, which decides on the locked row). None instead
     of a pair: the contact was committed by another request while this statement waited on it;
     the caller then goes the usual way (`get_or_create_contact`, `issue_code`). The sending
-    limits are the caller's to check first (`check_send_limits`)."""
+    limits are the caller's to check first (`check_send_limits`). `only_if`: an SQL condition
+    (e.g. the window is open, by database time) without which nothing is written: None too."""
     if not along:
         raise ValueError("contact_with_code needs the caller's writes: their key says it all")
     value_hash = blind_index("contact", value)
@@ -314,7 +328,7 @@ def contact_with_code(
     device = ContactCodeDevice(
         name=kind, confirmed=True, token=token, valid_until=now + CODE_TTL, sent_count=1
     )
-    parts, names, convert = _contact_parts(kind, value, value_hash, device)
+    parts, names, convert = _contact_parts(kind, value, value_hash, device, only_if)
     device_at = len(_columns(Contact))
     device_columns = _columns(ContactCodeDevice)
     device_id = names[device_at + device_columns.index(ContactCodeDevice._meta.pk.column)]

@@ -82,7 +82,8 @@ def together_if(
     connection = connections[using]
     if connection.vendor == "postgresql":
         parts = [f"fs_condition AS ({condition.sql} RETURNING 1)"]
-        parts += [f"w{i} AS ({_only_if_changed(write.sql)})" for i, write in enumerate(writes)]
+        writes = [guarded(write, _CHANGED) for write in writes]
+        parts += [f"w{i} AS ({write.sql})" for i, write in enumerate(writes)]
         params = [*condition.params, *(p for write in writes for p in write.params)]
         result = (
             f"SELECT * FROM w{len(writes) - 1}"  # noqa: S608 (a part's name)
@@ -217,7 +218,7 @@ def _returning(sql: str, columns: tuple, quote) -> str:
     return f"{insert['head']} VALUES ({insert['values']}){rest} RETURNING {listed}"
 
 
-_GUARD = " EXISTS (SELECT 1 FROM fs_condition)"
+_CHANGED = Write("EXISTS (SELECT 1 FROM fs_condition)", [])  # `together_if`'s condition
 # A single-row INSERT as Django compiles it: the table and columns, the values, then the rest.
 _INSERT = re.compile(
     r"(?P<head>INSERT INTO \S+ \([^()]*\)) VALUES \((?P<values>.*)\)"
@@ -230,13 +231,29 @@ _INSERT = re.compile(
 _UPDATE = re.compile(r"(?P<head>UPDATE \S+ SET .*?) WHERE (?P<where>.*)", re.DOTALL)
 
 
-def _only_if_changed(sql: str) -> str:
-    """`sql` guarded by the condition's rows: an INSERT's VALUES become a SELECT with a WHERE
-    (PostgreSQL types its literals by the target columns, as in VALUES), an UPDATE's WHERE gets
-    one more term."""
+def guarded(write: Write, condition: Write) -> Write:
+    """`write` made only where `condition`, an SQL boolean (e.g. `EXISTS (...)`), holds when it
+    runs: an INSERT's VALUES become a SELECT with a WHERE (PostgreSQL types its literals by the
+    target columns, as in VALUES), an UPDATE's, or a SELECT's, WHERE gets one more term. For the
+    parts of `together_if` and `chain`; the condition's parameters follow the write's."""
+    sql = _guarded(write.sql, condition.sql)
+    return Write(sql, [*write.params, *condition.params], write.done, write.after)
+
+
+@lru_cache(maxsize=128)
+def _guarded(sql: str, condition: str) -> str:
     insert = _INSERT.fullmatch(sql)
     if insert:
-        return f"{insert['head']} SELECT {insert['values']} WHERE{_GUARD}{insert['rest']}"
-    if sql.startswith("UPDATE ") and " WHERE " in sql and " RETURNING " not in sql:
-        return f"{sql} AND{_GUARD}"
+        return f"{insert['head']} SELECT {insert['values']} WHERE {condition}{insert['rest']}"
+    # Django parenthesises a WHERE of several terms: one more term is ANDed to all of them.
+    where = sql.rpartition(" WHERE ")[2]
+    if (
+        sql.startswith(("UPDATE ", "SELECT "))
+        and " WHERE " in sql
+        and not any(clause in where for clause in _AFTER_WHERE)
+    ):
+        return f"{sql} AND {condition}"
     raise ValueError(f"cannot guard this statement: {sql[:60]!r}")
+
+
+_AFTER_WHERE = (" RETURNING ", " ORDER BY ", " LIMIT ", " GROUP BY ", " OFFSET ", " FOR ")

@@ -152,7 +152,7 @@ class RegistrationStart(PublicAPIView):
         # Only an unknown window is 404 here: whether it is open (by database time) and offers
         # the procedure, the service checks in one query, and a closed window gets its own
         # answer (409 window_closed), clearer to a partner tool than "not found".
-        window = registration.window_by_code(fields.pop("window"))
+        window = registration.window_by_code(fields.pop("window"), recent=True)
         if window is None:
             raise Http404
         proof = fields.pop("proof", None)

@@ -6,8 +6,10 @@ only refused after the contact is verified, with a message that does not say whi
 matched, and at most three times per verified contact and window.
 """
 
+import copy
 import json
 import logging
+import time
 from dataclasses import asdict, dataclass, field, fields, replace
 from datetime import date, datetime, timedelta
 from functools import partial
@@ -198,16 +200,65 @@ _WINDOW_BY_CODE = Prepared(
 )
 
 
-def window_by_code(code: str) -> Window | None:
+# Open windows as this process read them a moment ago (code to (read until, window)), for the
+# API's `start`, which checks again in its statement, by database time (`_window_open_for`).
+_RECENT_WINDOWS: dict[str, tuple[float, Window]] = {}
+RECENT_WINDOW_SECONDS = 10.0
+
+
+def window_by_code(code: str, *, recent: bool = False) -> Window | None:
     """The window with this code, open or not (the service says which), or None. It comes with
     `open_procedures` (code to id; empty unless open now), which `start_registration` checks
-    instead of asking again."""
+    instead of asking again.
+
+    `recent`: an open window that this process read less than RECENT_WINDOW_SECONDS ago may
+    come instead, without a query (marked `recent`). Only `start_registration` takes such a
+    window: it checks again, by database time, in the statement that writes (or, where there is
+    no such statement, with a query first), so a window that has closed since is still
+    refused."""
+    if recent:
+        kept = _RECENT_WINDOWS.get(code)
+        if kept is not None and kept[0] > time.monotonic():
+            window = copy.copy(kept[1])
+            window.recent = True
+            return window
     rows = _WINDOW_BY_CODE.rows(code)
     if not rows:
+        _RECENT_WINDOWS.pop(code, None)
         return None
     (window,) = _WINDOW.split(rows[0][:-3])
     window.open_procedures = _open_procedures(rows)
+    if window.open_procedures:
+        _RECENT_WINDOWS[code] = (time.monotonic() + RECENT_WINDOW_SECONDS, copy.copy(window))
+    else:
+        _RECENT_WINDOWS.pop(code, None)
     return window
+
+
+def _current(window: Window) -> Window:
+    """The window as it is now (by database time), read again: a window that is gone is
+    closed."""
+    current = window_by_code(window.code)
+    if current is None:
+        raise Conflict("window_closed", _("This registration window is closed."))
+    return current
+
+
+# The SQL condition "this window still has this code, is open now, by database time, and
+# offers this procedure".
+_OPEN_FOR = Prepared(
+    lambda window_id, code, procedure_id: Window.objects.filter(
+        _open_now(), pk=window_id, code=code, procedures__id=procedure_id
+    ).values_list("pk"),
+    int,
+    str,
+    int,
+)
+
+
+def _window_open_for(window: Window, procedure: Procedure) -> Write:
+    read = _OPEN_FOR.read(window.pk, window.code, procedure.pk)
+    return Write(f"EXISTS ({read.sql})", read.params)
 
 
 def start_registration(
@@ -227,10 +278,13 @@ def start_registration(
         if existing is not None:
             return existing
     answers = _normalised(data)
-    _check_window(window, answers)
-    if chains() and not idempotency_key:
+    one_statement = chains() and not idempotency_key
+    if getattr(window, "recent", False) and not one_statement:
+        window = _current(window)  # no statement to check it again: ask the database now
+    procedure = _check_window(window, answers)
+    if one_statement:
         return _start_without_transaction(
-            window, data, answers, client_ip, proof_ok, channel, language
+            window, procedure, data, answers, client_ip, proof_ok, channel, language
         )
     # One transaction: if sending is refused (limits, lock), nothing of this request is kept.
     with transaction.atomic():
@@ -252,6 +306,7 @@ def start_registration(
 
 def _start_without_transaction(
     window: Window,
+    procedure: Procedure,
     data: RegistrationInput,
     answers: dict,
     client_ip: str,
@@ -262,10 +317,13 @@ def _start_without_transaction(
     """`start_registration` on PostgreSQL without an idempotency key: the sending limits first
     (in Redis: a refusal writes nothing), then one statement (`otp.contact_with_code`): the
     contact, known or new, its code with the audit row and the message, and the pending
-    registration, which is written only if the code is. Otherwise (a locked contact, a device
-    changed meanwhile, a race on a new contact) the usual way: the contact, then the code with
-    the registration (`otp.issue_code`), a locked contact refused with nothing of this request
-    kept but a new contact's rows, which say nothing. Two statements, no transaction."""
+    registration, which is written only if the code is, and none of it unless the window is
+    open, by database time, and offers the procedure (the statement checks it: the window may
+    have been read a moment ago, `window_by_code(recent=True)`). Otherwise (a locked contact, a
+    device changed meanwhile, a race on a new contact) the usual way: the contact, then the
+    code with the registration (`otp.issue_code`), a locked contact refused with nothing of this
+    request kept but a new contact's rows, which say nothing. Two statements (one with a window
+    read a moment ago), no transaction."""
     otp.check_send_limits(
         kind=data.contact_kind,
         value_hash=blind_index("contact", answers["contact"]),
@@ -273,12 +331,27 @@ def _start_without_transaction(
         proof_ok=proof_ok,
     )
     pending = PendingRegistration(window=window, payload=json.dumps(answers), channel=channel)
-    made = otp.contact_with_code(
-        kind=data.contact_kind,
-        value=answers["contact"],
-        language=language,
-        along=[insert_write(pending, links={"contact_id": From(otp.CODE_ISSUED, "contact_id")})],
-    )
+
+    def contact_with_code():
+        return otp.contact_with_code(
+            kind=data.contact_kind,
+            value=answers["contact"],
+            language=language,
+            along=[
+                insert_write(pending, links={"contact_id": From(otp.CODE_ISSUED, "contact_id")})
+            ],
+            only_if=_window_open_for(pending.window, procedure),
+        )
+
+    made = contact_with_code()
+    if made is None:
+        # Nothing written: the window closed or changed since it was read (ask now, by
+        # database time: refused if closed), or a new contact was committed meanwhile.
+        current = _current(window)
+        now_offered = _check_window(current, answers)
+        if (current.pk, now_offered.pk) != (window.pk, procedure.pk):
+            pending.window, procedure = current, now_offered  # changed: once more, as it is
+            made = contact_with_code()
     if made is None:  # a new contact committed meanwhile: read it
         made = otp.get_or_create_contact(kind=data.contact_kind, value=answers["contact"]), None
     pending.contact, pending.pk = made

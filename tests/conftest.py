@@ -152,3 +152,14 @@ def _plain_static_storage(settings):
         "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
     }
     settings.WHITENOISE_AUTOREFRESH = True
+
+
+@pytest.fixture(autouse=True)
+def _no_recent_windows():
+    # Each test makes its own windows (their codes come back from test to test, their keys do
+    # not): none read by an earlier test may stand in for them.
+    from booking import registration
+
+    registration._RECENT_WINDOWS.clear()
+    yield
+    registration._RECENT_WINDOWS.clear()

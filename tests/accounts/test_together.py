@@ -133,13 +133,31 @@ def test_an_error_in_a_guarded_write_undoes_the_condition(db):
     assert OutboxMessage.objects.get(dedup_key="c6").state == OutboxState.PENDING
 
 
-def test_only_inserts_and_updates_with_a_where_can_be_guarded():
-    from accounts.together import Write, _only_if_changed
+def test_only_inserts_and_updates_or_reads_ending_with_a_where_can_be_guarded():
+    from accounts.together import Write, guarded
 
-    with pytest.raises(ValueError):
-        _only_if_changed(Write('DELETE FROM "t" WHERE "id" = %s', [1]).sql)
-    with pytest.raises(ValueError):
-        _only_if_changed('UPDATE "t" SET "a" = %s')
+    condition = Write("EXISTS (SELECT 1 FROM w WHERE x = %s)", [9])
+    for refused in (
+        'DELETE FROM "t" WHERE "id" = %s',
+        'UPDATE "t" SET "a" = %s',
+        'UPDATE "t" SET "a" = %s WHERE "id" = %s RETURNING "id"',
+        'SELECT "a" FROM "t" WHERE "id" = %s ORDER BY "a"',
+        'SELECT "a" FROM "t" WHERE "id" = %s FOR UPDATE',
+    ):
+        with pytest.raises(ValueError):
+            guarded(Write(refused, [1]), condition)
+    insert = guarded(
+        Write('INSERT INTO "t" ("a", "b") VALUES (%s, %s) ON CONFLICT DO NOTHING', [1, 2]),
+        condition,
+    )
+    update = guarded(Write('UPDATE "t" SET "a" = %s WHERE ("id" = %s OR "b")', [1, 2]), condition)
+
+    assert insert.sql == (
+        'INSERT INTO "t" ("a", "b") SELECT %s, %s WHERE EXISTS (SELECT 1 FROM w WHERE x = %s) '
+        "ON CONFLICT DO NOTHING"
+    )
+    assert update.sql.endswith('WHERE ("id" = %s OR "b") AND EXISTS (SELECT 1 FROM w WHERE x = %s)')
+    assert insert.params == update.params == [1, 2, 9]
 
 
 # --- chain: a row and the rows that refer to it, in one statement (PostgreSQL) -----------------

@@ -9,12 +9,13 @@ import pytest
 import time_machine
 from django.core.cache import cache
 from django.db import connection, connections
+from django.db.models.functions import Now
 from django.utils import timezone
 
 from accounts import otp
 from accounts.models import Contact, OutboxMessage
 from booking import registration
-from booking.models import Entry, PendingRegistration, WindowState
+from booking.models import Entry, PendingRegistration, Window, WindowState
 from config.errors import DomainError
 from tests.factories import SiteFactory, WindowFactory
 
@@ -466,6 +467,91 @@ def test_api_closed_or_unknown_window_is_refused_in_the_requests_language(client
     assert OutboxMessage.objects.count() == 0
 
 
+def _written() -> dict:
+    from accounts.models import AuditEvent
+
+    return {
+        "contacts": Contact.objects.count(),
+        "pending": PendingRegistration.objects.count(),
+        "messages": OutboxMessage.objects.count(),
+        "audit": AuditEvent.objects.count(),
+    }
+
+
+@pytest.mark.parametrize("idempotency_key", [None, "k-closed"])
+def test_api_start_on_a_window_read_a_moment_ago_that_has_closed_since_is_refused(
+    client, window, idempotency_key
+):
+    """The API keeps an open window a few seconds (`window_by_code(recent=True)`); a window
+    closed meanwhile is still refused by database time, and nothing of the request is kept."""
+    headers = {"HTTP_IDEMPOTENCY_KEY": idempotency_key} if idempotency_key else {}
+    first = _api(client, "/api/v1/registrations/", _api_payload(window, contact="0612345670"))
+    kept = window.code in registration._RECENT_WINDOWS
+    before = _written()
+    Window.objects.filter(pk=window.pk).update(closes_at=Now() - timedelta(seconds=1))
+
+    closed = _api(
+        client,
+        "/api/v1/registrations/",
+        _api_payload(window, contact="0612345671"),
+        HTTP_ACCEPT_LANGUAGE="en",
+        **headers,
+    )
+
+    assert first.status_code == 202 and kept  # kept a moment
+    assert (closed.status_code, closed.json()["code"]) == (409, "window_closed")
+    assert _written() == before
+    assert not registration._RECENT_WINDOWS  # read again, closed: no longer kept
+
+
+def test_api_start_on_a_window_read_a_moment_ago_without_the_procedure_since_is_refused(
+    client, window
+):
+    procedure = window.procedures.first()
+    first = _api(client, "/api/v1/registrations/", _api_payload(window, contact="0612345670"))
+    payload = _api_payload(window, contact="0612345671")
+    before = _written()
+    window.procedures.remove(procedure)
+
+    refused = _api(client, "/api/v1/registrations/", payload)
+
+    assert first.status_code == 202
+    assert refused.status_code == 400 and refused.json()["code"] == "procedure"
+    assert _written() == before
+
+
+def test_api_start_follows_a_window_code_given_to_another_window_since(client, window):
+    first = _api(client, "/api/v1/registrations/", _api_payload(window, contact="0612345670"))
+    code = window.code
+    Window.objects.filter(pk=window.pk).update(code=f"{code}-OLD")
+    successor = WindowFactory(prefecture=window.prefecture, code=code)
+    successor.procedures.set(window.procedures.all())
+
+    second = _api(client, "/api/v1/registrations/", _api_payload(window, contact="0612345671"))
+
+    assert first.status_code == second.status_code == 202
+    newest = PendingRegistration.objects.latest("id")
+    assert newest.window_id == successor.pk != window.pk
+
+
+def test_a_window_is_kept_a_moment_only_while_open(window, monkeypatch):
+    kept = registration.window_by_code(window.code, recent=True)
+    again = registration.window_by_code(window.code, recent=True)
+    monkeypatch.setattr(registration, "RECENT_WINDOW_SECONDS", -1.0)  # read, kept no time
+    registration._RECENT_WINDOWS.clear()
+    registration.window_by_code(window.code, recent=True)
+    expired = registration.window_by_code(window.code, recent=True)
+    Window.objects.filter(pk=window.pk).update(closes_at=Now() - timedelta(seconds=1))
+    monkeypatch.setattr(registration, "RECENT_WINDOW_SECONDS", 10.0)
+    closed = registration.window_by_code(window.code, recent=True)
+
+    assert not getattr(kept, "recent", False) and kept.open_procedures
+    assert again.recent and again.pk == kept.pk and again is not kept
+    assert not getattr(expired, "recent", False)
+    assert closed.open_procedures == {} and window.code not in registration._RECENT_WINDOWS
+    assert registration.window_by_code("NOPE", recent=True) is None
+
+
 def test_api_window_close_is_decided_by_database_time(client, window):
     window.closes_at = timezone.now() - timedelta(seconds=1)
     window.opens_at = window.closes_at - timedelta(days=2)
@@ -588,6 +674,9 @@ def test_receipt_sms_fits_one_part_and_its_link_opens_the_signed_receipt(client,
 # code, contact, audit and pending, submit's pending, audit and message.
 _TOGETHER = connection.vendor == "postgresql"
 START_QUERIES = 2 if _TOGETHER else 8 + 2
+# A start on a window this process read a moment ago: the statement alone on PostgreSQL (it
+# checks the window again, by database time); elsewhere the window's check is asked again.
+START_QUERIES_RECENT_WINDOW = 1 if _TOGETHER else 8 + 2
 VERIFY_QUERIES = 2 if _TOGETHER else 5
 SUBMIT_QUERIES = 2 if _TOGETHER else 6 + 2
 
@@ -625,15 +714,17 @@ def test_api_start_costs_the_same_statements_for_a_known_contact_and_a_new_one(c
         return len(queries)
 
     payload = _api_payload(window)
+    first = statements("+33612345670")  # the window read, then kept a moment
     new = statements("+33612345671")
     from accounts import otp
 
     otp.get_or_create_contact(kind="phone", value="+33612345672")
     known = statements("+33612345672")
 
-    assert new == START_QUERIES
+    assert first == START_QUERIES
+    assert new == START_QUERIES_RECENT_WINDOW
     assert known == new
-    assert Contact.objects.count() == 2
+    assert Contact.objects.count() == 3
 
 
 def test_register_wrong_code_is_counted_then_refused(window):

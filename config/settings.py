@@ -278,6 +278,9 @@ else:
 CELERY_TASK_ALWAYS_EAGER = env_bool("CELERY_TASK_ALWAYS_EAGER", False)
 # Delivery kicks are coalesced through the cache only when web and workers share it (Redis).
 OUTBOX_COALESCE_KICKS = bool(REDIS_URL)
+# With them coalesced, a web process sends the kicks of this many milliseconds as one, from a
+# thread of its own (accounts.outbox._Gatherer); 0: each in the request that commits.
+OUTBOX_KICK_GATHER_SECONDS = env_int("OUTBOX_KICK_GATHER_MS", 100) / 1000
 CELERY_TASK_ACKS_LATE = True
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_TASK_IGNORE_RESULT = True

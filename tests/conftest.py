@@ -163,3 +163,10 @@ def _no_recent_windows():
     registration._RECENT_WINDOWS.clear()
     yield
     registration._RECENT_WINDOWS.clear()
+
+
+@pytest.fixture(autouse=True)
+def _kicks_in_the_request(settings):
+    # Delivery kicks go out in the committing thread, as tests expect them; the gathering
+    # thread has tests of its own (tests/accounts/test_outbox.py).
+    settings.OUTBOX_KICK_GATHER_SECONDS = 0

@@ -216,3 +216,108 @@ def test_a_run_delivers_in_batches_and_asks_for_more_when_out_of_time(
     assert kicked == [1]  # the rest is asked for
     assert outbox.deliver_pending(limit=2) == 3  # batches until one is not full
     assert sorted(m["dedup_key"] for m in sms_sent) == [f"b{i}" for i in range(5)]
+
+
+# --- Kicks gathered by a thread of the process ------------------------------------------------
+
+
+@pytest.fixture
+def gathered(settings, monkeypatch):
+    """A fresh gathering thread (50 ms) whose kicks are recorded, with the time of each."""
+    import threading
+    import time
+
+    settings.OUTBOX_COALESCE_KICKS = True
+    settings.OUTBOX_KICK_GATHER_SECONDS = 0.05
+    sent, hold = [], threading.Event()
+    hold.set()
+
+    def kick():
+        hold.wait(5)
+        sent.append(time.monotonic())
+
+    monkeypatch.setattr(outbox, "kick_delivery", kick)
+    monkeypatch.setattr(outbox, "_gatherer", outbox._Gatherer())
+    return sent, hold
+
+
+def _until(condition, seconds=5.0):
+    import time
+
+    deadline = time.monotonic() + seconds
+    while not condition() and time.monotonic() < deadline:
+        time.sleep(0.005)
+    return condition()
+
+
+def test_kicks_asked_within_a_moment_go_out_as_one_after_the_last_commit(
+    db, gathered, django_capture_on_commit_callbacks
+):
+    import time
+
+    sent, _hold = gathered
+    asked = time.monotonic()
+    for key in ("g1", "g2", "g3"):
+        _enqueue_committed(key, django_capture_on_commit_callbacks)
+
+    assert _until(lambda: len(sent) == 1)
+    time.sleep(0.15)  # nothing more comes
+    assert len(sent) == 1 and sent[0] - asked >= 0.05
+
+
+def test_a_kick_asked_while_one_goes_out_gets_its_own(
+    db, gathered, django_capture_on_commit_callbacks
+):
+    sent, hold = gathered
+    hold.clear()  # the first kick is held on its way out
+    _enqueue_committed("h1", django_capture_on_commit_callbacks)
+    assert _until(lambda: not outbox._gatherer._asked.is_set())  # cleared: the kick is going
+    _enqueue_committed("h2", django_capture_on_commit_callbacks)
+    hold.set()
+
+    assert _until(lambda: len(sent) == 2)
+
+
+def test_the_gathering_thread_outlives_a_failed_kick(db, settings, monkeypatch):
+    settings.OUTBOX_COALESCE_KICKS = True
+    settings.OUTBOX_KICK_GATHER_SECONDS = 0.01
+    calls = []
+
+    def kick():
+        calls.append(1)
+        if len(calls) == 1:
+            raise ConnectionError("broker down")
+
+    monkeypatch.setattr(outbox, "kick_delivery", kick)
+    monkeypatch.setattr(outbox, "_gatherer", outbox._Gatherer())
+    outbox._gatherer.ask()
+    assert _until(lambda: len(calls) == 1)
+    outbox._gatherer.ask()
+
+    assert _until(lambda: len(calls) == 2)
+
+
+def test_a_forked_process_starts_a_gathering_thread_of_its_own(monkeypatch):
+    import os
+
+    gatherer = outbox._Gatherer()
+    started = []
+    monkeypatch.setattr(outbox._Gatherer, "_run", staticmethod(lambda asked: started.append(1)))
+    gatherer.ask()
+    gatherer.ask()  # same process: the same thread
+    assert _until(lambda: len(started) == 1)
+    monkeypatch.setattr(os, "getpid", lambda: -1)  # as a child after fork sees it
+    gatherer.ask()
+
+    assert _until(lambda: len(started) == 2)
+
+
+def test_without_a_shared_cache_kicks_are_not_gathered(
+    db, settings, kicked, django_capture_on_commit_callbacks
+):
+    settings.OUTBOX_COALESCE_KICKS = False
+    settings.OUTBOX_KICK_GATHER_SECONDS = 0.05
+
+    _enqueue_committed("n9", django_capture_on_commit_callbacks)
+
+    assert kicked == [1]  # at once, in the request

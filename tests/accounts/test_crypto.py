@@ -1,7 +1,9 @@
+import base64
+
 import pytest
 from cryptography.fernet import Fernet
 
-from accounts.crypto import DecryptionError, blind_index, decrypt, encrypt
+from accounts.crypto import DecryptionError, blind_index, decrypt, encrypt, rotate
 from accounts.models import Person
 from tests.factories import PersonFactory
 
@@ -50,3 +52,43 @@ def test_person_identifier_is_stored_encrypted(db):
 
     assert "7512345678" not in stored
     assert Person.objects.get(pk=person.pk).identifier == "7512345678"
+
+
+def test_values_are_sealed_with_aes_gcm_and_tampering_is_refused():
+    token = encrypt("7512345678")
+    raw = bytearray(base64.urlsafe_b64decode(token[3:]))
+    raw[-1] ^= 1  # one bit of the tag
+    tampered = "g1." + base64.urlsafe_b64encode(bytes(raw)).decode()
+
+    assert token.startswith("g1.") and "7512345678" not in token
+    assert len(raw) == 12 + len("7512345678") + 16  # nonce, ciphertext, tag
+    for bad in (tampered, "g1.", "g1.!!!", "g1." + "A" * 20, token[:-4]):
+        with pytest.raises(DecryptionError):
+            decrypt(bad)
+
+
+def test_fernet_tokens_written_before_still_decrypt_and_rotate_to_the_new_form(settings):
+    old_key = settings.FIELD_ENCRYPTION_KEYS[0]
+    written_before = Fernet(old_key.encode()).encrypt(b"+33612345678").decode()
+    settings.FIELD_ENCRYPTION_KEYS = [Fernet.generate_key().decode(), old_key]
+
+    rotated = rotate(written_before)
+    settings.FIELD_ENCRYPTION_KEYS = settings.FIELD_ENCRYPTION_KEYS[:1]  # the old key retired
+
+    assert rotated.startswith("g1.") and decrypt(rotated) == "+33612345678"
+    with pytest.raises(DecryptionError):
+        decrypt(written_before)
+
+
+def test_a_value_sealed_under_an_older_key_decrypts_and_rotates(settings):
+    older = encrypt("Haidari")
+    settings.FIELD_ENCRYPTION_KEYS = [
+        Fernet.generate_key().decode(),
+        *settings.FIELD_ENCRYPTION_KEYS,
+    ]
+    rotated = rotate(older)
+    settings.FIELD_ENCRYPTION_KEYS = settings.FIELD_ENCRYPTION_KEYS[:1]
+
+    assert decrypt(rotated) == "Haidari"
+    with pytest.raises(DecryptionError):
+        decrypt(older)

@@ -32,7 +32,7 @@ check: $(STAMP)
 bench: $(STAMP)
 	$(PY) bench/draw.py
 	@if [ -n "$$BENCH_DATABASE_URL" ] && [ -n "$$REDIS_URL" ]; then \
-	  DATABASE_URL="$${BENCH_DATABASE_URL}" $(PY) bench/registration.py --clients 8 --per-client 100 && \
+	  DATABASE_URL="$${BENCH_DATABASE_URL}" $(PY) bench/registration.py --clients 8 --per-client 15 --rounds 30 && \
 	  DATABASE_URL="$${BENCH_DATABASE_URL}" $(PY) bench/registration_cpu.py --count 400 && \
 	  DATABASE_URL="$${BENCH_DATABASE_URL}" $(PY) bench/registration_http_cpu.py --count 300 && \
 	  DATABASE_URL="$${BENCH_DATABASE_URL}" $(PY) bench/enumeration.py; \

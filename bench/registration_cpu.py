@@ -38,16 +38,27 @@ def main():
         )
         return response.status_code, response
 
+    steps = dict.fromkeys(("start", "code read", "verify", "submit"), 0.0)
+
+    def step(name, call):
+        began = time.process_time()
+        result = call()
+        steps[name] += time.process_time() - began
+        return result
+
     def register(n):
         ip, phone = f"10.{n // 62500 % 250}.{n // 250 % 250}.{n % 250}", f"+3361{n:07d}"
-        status, response = post("/api/v1/registrations/", bench.registration_body(window, n), ip)
+        body = bench.registration_body(window, n)
+        status, response = step("start", lambda: post("/api/v1/registrations/", body, ip))
         assert status == 202, response.content
         token = response.json()["token"]
-        status, response = post(
-            "/api/v1/registrations/verify/", {"token": token, "code": bench._code_for(phone)}, ip
-        )
+        code = step("code read", lambda: bench._code_for(phone))
+        verify = {"token": token, "code": code}
+        status, response = step("verify", lambda: post("/api/v1/registrations/verify/", verify, ip))
         assert status == 200, response.content
-        status, response = post("/api/v1/registrations/submit/", {"token": token}, ip)
+        status, response = step(
+            "submit", lambda: post("/api/v1/registrations/submit/", {"token": token}, ip)
+        )
         assert status == 201, response.content
 
     def baseline(_n):
@@ -58,6 +69,7 @@ def main():
         register(n)
         baseline(n)
     server = _server_cpu()
+    steps.update(dict.fromkeys(steps, 0.0))
     began, began_db = time.process_time(), server()
     for n in range(100, 100 + args.count):
         register(n)
@@ -69,6 +81,10 @@ def main():
     request = (time.process_time() - began) / (3 * args.count)
     request_db = (server() - began_db) / (3 * args.count)
     print(f"CPU per registration (3 requests): {registration * 1000:.2f} ms")
+    print(
+        "  of which "
+        + ", ".join(f"{name} {spent / args.count * 1000:.2f} ms" for name, spent in steps.items())
+    )
     print(f"CPU per baseline request: {request * 1000:.2f} ms")
     print(f"registration / 3 baseline requests: {registration / (3 * request):.1f}")
     if registration_db == registration_db:  # not NaN: the server process could be read

@@ -322,8 +322,8 @@ def _start_without_transaction(
     have been read a moment ago, `window_by_code(recent=True)`). Otherwise (a locked contact, a
     device changed meanwhile, a race on a new contact) the usual way: the contact, then the
     code with the registration (`otp.issue_code`), a locked contact refused with nothing of this
-    request kept but a new contact's rows, which say nothing. Two statements (one with a window
-    read a moment ago), no transaction."""
+    request kept but a new contact's rows, which say nothing. After the window's read (none for
+    a window read a moment ago), one statement, no transaction."""
     otp.check_send_limits(
         kind=data.contact_kind,
         value_hash=blind_index("contact", answers["contact"]),

@@ -76,6 +76,18 @@ def decrypt(token: str) -> str:
     raise DecryptionError("stored value cannot be decrypted with the configured keys")
 
 
+def sealed_with_newest(token: str) -> bool:
+    """Whether a stored value is in the current form under the newest key (nothing to rotate)."""
+    if not token.startswith(_GCM):
+        return False
+    try:
+        raw = base64.urlsafe_b64decode(token[len(_GCM) :])
+        _current()[0][0].decrypt(raw[:_NONCE], raw[_NONCE:], None)
+    except (InvalidTag, ValueError, binascii.Error):
+        return False
+    return True
+
+
 def rotate(token: str) -> str:
     """Re-encrypt a stored value under the newest key, in the current form."""
     return encrypt(decrypt(token))

@@ -1,10 +1,14 @@
 import base64
+import io
 
 import pytest
 from cryptography.fernet import Fernet
+from django.core.management import CommandError, call_command
+from django.db import connection
 
+from accounts import otp, rekey
 from accounts.crypto import DecryptionError, blind_index, decrypt, encrypt, rotate
-from accounts.models import Person
+from accounts.models import Contact, Person
 from tests.factories import PersonFactory
 
 
@@ -49,11 +53,7 @@ def test_blind_index_is_keyed_and_per_purpose(settings):
 def test_person_identifier_is_stored_encrypted(db):
     person = PersonFactory(identifier="7512345678")
 
-    from django.db import connection
-
-    with connection.cursor() as cursor:
-        cursor.execute("SELECT identifier FROM accounts_person WHERE id = %s", [person.pk])
-        stored = cursor.fetchone()[0]
+    stored = _stored(person.pk, "identifier")
 
     assert "7512345678" not in stored
     assert Person.objects.get(pk=person.pk).identifier == "7512345678"
@@ -83,3 +83,67 @@ def test_fernet_tokens_written_before_still_decrypt_and_rotate_to_the_new_form(s
     assert rotated.startswith("g1.") and decrypt(rotated) == "+33612345678"
     with pytest.raises(DecryptionError):
         decrypt(written_before)
+
+
+# --- Key rotation over the stored rows (manage.py rotate_field_keys) ---------------------------
+
+
+def _stored(pk: int, column: str) -> str:
+    """A person's column as stored (no decryption)."""
+    with connection.cursor() as cursor:
+        cursor.execute(f"SELECT {column} FROM accounts_person WHERE id = %s", [pk])  # noqa: S608
+        return cursor.fetchone()[0]
+
+
+def _store(pk: int, column: str, value: str) -> None:
+    with connection.cursor() as cursor:
+        cursor.execute(f"UPDATE accounts_person SET {column} = %s WHERE id = %s", [value, pk])  # noqa: S608
+
+
+def test_rotate_field_keys_rewrites_every_value_under_the_newest_key(db, settings):
+    old_key = settings.FIELD_ENCRYPTION_KEYS[0]
+    person = PersonFactory(identifier="7512345678", family_name="Haidari")
+    contact = otp.get_or_create_contact(kind="phone", value="+33612345678")
+    _store(person.pk, "given_names", Fernet(old_key.encode()).encrypt(b"Amina").decode())  # old
+    settings.FIELD_ENCRYPTION_KEYS = [Fernet.generate_key().decode(), old_key]
+    out, again = io.StringIO(), io.StringIO()
+
+    call_command("rotate_field_keys", "--batch", "1", stdout=out)
+    call_command("rotate_field_keys", stdout=again)
+    settings.FIELD_ENCRYPTION_KEYS = settings.FIELD_ENCRYPTION_KEYS[:1]  # the old key retired
+
+    fresh = Person.objects.get(pk=person.pk)
+    assert (fresh.identifier, fresh.given_names, fresh.family_name) == (
+        "7512345678",
+        "Amina",
+        "Haidari",
+    )
+    assert Contact.objects.get(pk=contact.pk).value == "+33612345678"
+    assert _stored(person.pk, "given_names").startswith("g1.")
+    assert "accounts.Person: 1/1 rows read, 4 values rewritten" in out.getvalue()
+    assert "Done: 0 values rewritten" not in out.getvalue()
+    assert "Done: 0 values rewritten" in again.getvalue()  # all current: nothing to do
+
+
+def test_rotate_field_keys_stops_at_a_value_no_key_reads_and_says_where(db, settings):
+    person = PersonFactory(identifier="7512345678")
+    stranger = Fernet(Fernet.generate_key()).encrypt(b"x").decode()
+    _store(person.pk, "identifier", stranger)
+    settings.FIELD_ENCRYPTION_KEYS = [
+        Fernet.generate_key().decode(),
+        *settings.FIELD_ENCRYPTION_KEYS,
+    ]
+
+    with pytest.raises(CommandError, match=rf"accounts.Person {person.pk}: identifier cannot"):
+        call_command("rotate_field_keys")
+
+    assert _stored(person.pk, "identifier") == stranger  # left as it was, never returned
+
+
+def test_a_value_changed_since_it_was_read_is_not_overwritten(db):
+    person = PersonFactory(family_name="Haidari")
+    stored = _stored(person.pk, "family_name")
+    Person.objects.filter(pk=person.pk).update(family_name="Rahimi")  # meanwhile
+
+    assert rekey._rewrite(Person, person.pk, "family_name", stored) == 0
+    assert Person.objects.get(pk=person.pk).family_name == "Rahimi"

@@ -63,17 +63,11 @@ def encrypt(plaintext: str) -> str:
 def decrypt(token: str) -> str:
     derived, fernet = _current()
     try:
-        if not token.startswith(_GCM):
-            return fernet.decrypt(token.encode("ascii")).decode("utf-8")
-        raw = base64.urlsafe_b64decode(token[len(_GCM) :])
-        for key in derived:
-            try:
-                return key.decrypt(raw[:_NONCE], raw[_NONCE:], None).decode("utf-8")
-            except InvalidTag:
-                continue
-    except (InvalidToken, ValueError, UnicodeError, binascii.Error):
-        pass
-    raise DecryptionError("stored value cannot be decrypted with the configured keys")
+        if token.startswith(_GCM):
+            return _unsealed(token, derived).decode("utf-8")
+        return fernet.decrypt(token.encode("ascii")).decode("utf-8")
+    except (InvalidToken, InvalidTag, ValueError, UnicodeError, binascii.Error):
+        raise DecryptionError("stored value cannot be decrypted with the configured keys") from None
 
 
 def sealed_with_newest(token: str) -> bool:
@@ -81,11 +75,22 @@ def sealed_with_newest(token: str) -> bool:
     if not token.startswith(_GCM):
         return False
     try:
-        raw = base64.urlsafe_b64decode(token[len(_GCM) :])
-        _current()[0][0].decrypt(raw[:_NONCE], raw[_NONCE:], None)
+        _unsealed(token, _current()[0][:1])
     except (InvalidTag, ValueError, binascii.Error):
         return False
     return True
+
+
+def _unsealed(token: str, keys: list[AESGCM]) -> bytes:
+    """The plaintext of a value in the current form, opened by the first of `keys` that can;
+    raises InvalidTag if none can (or the value was changed)."""
+    raw = base64.urlsafe_b64decode(token[len(_GCM) :])
+    for key in keys:
+        try:
+            return key.decrypt(raw[:_NONCE], raw[_NONCE:], None)
+        except InvalidTag:
+            continue
+    raise InvalidTag
 
 
 def rotate(token: str) -> str:

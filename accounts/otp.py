@@ -80,13 +80,18 @@ def get_or_create_contact(*, kind: str, value: str) -> Contact:
     user = _user_for(value_hash)
     with transaction.atomic(savepoint=False):
         if not insert_or_skip(user):
-            (contact,) = _CONTACT.split(_CONTACT_BY_HASH.rows(value_hash)[0])
-            (contact.device,) = _DEVICE.split(_DEVICE_OF_CONTACT.rows(contact.pk)[0])
-            return contact
+            return _known_contact(value_hash)
         contact = Contact(user=user, kind=kind, value=value, value_hash=value_hash)
         insert(contact)
         contact.device = ContactCodeDevice(user=user, contact=contact, name=kind, confirmed=True)
         insert(contact.device)
+    return contact
+
+
+def _known_contact(value_hash: str) -> Contact:
+    """A contact that exists, with its device: two reads, as a new one costs two inserts."""
+    (contact,) = _CONTACT.split(_CONTACT_BY_HASH.rows(value_hash)[0])
+    (contact.device,) = _DEVICE.split(_DEVICE_OF_CONTACT.rows(contact.pk)[0])
     return contact
 
 
@@ -98,19 +103,16 @@ def _user_for(value_hash: str):
     return get_user_model()(username=f"c-{value_hash[:24]}", password=unusable)
 
 
-def _contact_parts(
-    kind: str, value: str, value_hash: str, device: ContactCodeDevice, only_if: Write | None = None
-):
+def _contact_parts(contact: Contact, device: ContactCodeDevice, only_if: Write | None = None):
     """The first parts of a `chain` for a contact, known or new: w0 inserts the user row unless
     it is there (then the contact is known), w1 and w2 insert a new contact and its `device`,
     w3 reads a known contact with its device, as columns c0, c1, ... Returns the parts, the names
     of w3's columns, and what makes rows of those columns into results (decryption).
     `only_if`: an SQL condition without which none of it is written or read (w0 and w3, on
-    which all the rest depends)."""
-    contact = Contact(kind=kind, value=value, value_hash=value_hash)
-    read = _KNOWN_CONTACT.read(value_hash)
+    which all the rest depends). `contact`: the new contact's row, not saved."""
+    read = _KNOWN_CONTACT.read(contact.value_hash)
     names = [f"c{i}" for i in range(len(_columns(Contact)) + len(_columns(ContactCodeDevice)))]
-    user = insert_write(_user_for(value_hash), OnConflict.IGNORE)
+    user = insert_write(_user_for(contact.value_hash), OnConflict.IGNORE)
     known = Write(
         f"SELECT * FROM ({read.sql}) AS fs_known({', '.join(names)}) "  # noqa: S608
         "WHERE NOT EXISTS (SELECT 1 FROM w0)",
@@ -132,7 +134,8 @@ def _contact_parts(
 
 def _contact_in_one_statement(kind: str, value: str, value_hash: str) -> Contact:
     parts, _names, convert = _contact_parts(
-        kind, value, value_hash, ContactCodeDevice(name=kind, confirmed=True)
+        Contact(kind=kind, value=value, value_hash=value_hash),
+        ContactCodeDevice(name=kind, confirmed=True),
     )
     # The new rows as inserted, or, when the user row was there already, the known ones: the
     # same columns (and decryption) either way.
@@ -142,9 +145,7 @@ def _contact_in_one_statement(kind: str, value: str, value_hash: str) -> Contact
     if not rows:
         # Created by a concurrent request that committed while this statement waited on its
         # user row, after the statement's snapshot: read it now.
-        (contact,) = _CONTACT.split(_CONTACT_BY_HASH.rows(value_hash)[0])
-        (contact.device,) = _DEVICE.split(_DEVICE_OF_CONTACT.rows(contact.pk)[0])
-        return contact
+        return _known_contact(value_hash)
     contact, contact.device = _CONTACT_WITH_DEVICE.split(rows[0])
     return contact
 
@@ -154,11 +155,11 @@ def _columns(model) -> list[str]:
     return [field.column for field in model._meta.concrete_fields]
 
 
-def _code_hash(contact: Contact, code: str) -> str:
-    """The stored form of a code, bound to its contact (by the contact's blind index, known
+def _code_hash(value_hash: str, code: str) -> str:
+    """The stored form of a code, bound to its contact by the contact's blind index (known
     before the contact's row is written)."""
     key = hashlib.sha256(f"fairslot/otp/{settings.BLIND_INDEX_KEY}".encode()).digest()
-    return hmac.new(key, f"{contact.value_hash}:{code}".encode(), hashlib.sha256).hexdigest()
+    return hmac.new(key, f"{value_hash}:{code}".encode(), hashlib.sha256).hexdigest()
 
 
 def _lock_error(device: ContactCodeDevice, now) -> Throttled:
@@ -264,7 +265,7 @@ def issue_code(*, contact: Contact, language: str = "fr", along: Sequence[Write]
     def writes_for(count: int) -> list[Write]:  # the count-th code sent to this contact
         return [*_code_writes(contact, body, now, f"otp:{contact.device.pk}:{count}"), *along]
 
-    token = _code_hash(contact, code)
+    token = _code_hash(contact.value_hash, code)
     device, issued = _issue(contact.device, token, now, writes_for, last_saved=bool(along))
     contact.device = device
     if not issued:
@@ -323,12 +324,13 @@ def contact_with_code(
         raise ValueError("contact_with_code needs the caller's writes: their key says it all")
     value_hash = blind_index("contact", value)
     code, now = f"{secrets.randbelow(10**6):06d}", timezone.now()
-    token = _code_hash(Contact(value_hash=value_hash), code)
+    token = _code_hash(value_hash, code)
+    contact = Contact(kind=kind, value=value, value_hash=value_hash)
     # A new contact's device is inserted with its first code; a known one's is updated.
     device = ContactCodeDevice(
         name=kind, confirmed=True, token=token, valid_until=now + CODE_TTL, sent_count=1
     )
-    parts, names, convert = _contact_parts(kind, value, value_hash, device, only_if)
+    parts, names, convert = _contact_parts(contact, device, only_if)
     device_at = len(_columns(Contact))
     device_columns = _columns(ContactCodeDevice)
     device_id = names[device_at + device_columns.index(ContactCodeDevice._meta.pk.column)]
@@ -345,7 +347,7 @@ def contact_with_code(
         Write(f"{issue.sql} RETURNING {issued_columns}", issue.params),
         Write(f"{issued} w2 UNION ALL {issued} w4", []),
         *_code_writes(
-            Contact(kind=kind, value=value, value_hash=value_hash),
+            contact,
             _message(code, language),
             now,
             From(CODE_ISSUED, "dedup_key"),
@@ -410,7 +412,8 @@ def check_code(*, contact: Contact, code: str, along: Sequence[Write] = ()) -> b
     # it, and only then are the writes made; on PostgreSQL one statement, which needs no
     # transaction around it. Only one request can match and clear the token, so it stays single
     # use. (Comparing keyed hashes in SQL leaks nothing useful through timing.)
-    if not together_if(_SPEND.write(device.pk, _code_hash(contact, candidate), now), *writes):
+    hashed = _code_hash(contact.value_hash, candidate)
+    if not together_if(_SPEND.write(device.pk, hashed, now), *writes):
         # Find out why on the locked row, and count the failure (committed before the refusal).
         with transaction.atomic():
             device = contact.device = ContactCodeDevice.objects.select_for_update().get(
@@ -422,7 +425,7 @@ def check_code(*, contact: Contact, code: str, along: Sequence[Write] = ()) -> b
                     "code_expired",
                     _("This code has expired or was already used. Ask for a new one."),
                 )
-            if not hmac.compare_digest(device.token, _code_hash(contact, candidate)):
+            if not hmac.compare_digest(device.token, hashed):
                 _record_failure(device, now)
                 return False
             together_if(_SPEND.write(device.pk, device.token, now), *writes)  # the locked row

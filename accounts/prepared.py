@@ -51,6 +51,12 @@ class _Statement:
         columns = [expression for expression, _sql, _alias in compiler.select or ()]
         self.converters = compiler.get_converters(columns[: getattr(compiler, "col_count", 0)])
 
+    def converted(self, rows) -> list:
+        """Rows as the ORM gives them (decrypted, dates converted)."""
+        if not self.converters:
+            return rows
+        return list(self.compiler.apply_converters(rows, self.converters))
+
 
 class Prepared:
     """`Prepared(build, int, str)`: `build(a, b)` returns a `values_list` queryset whose
@@ -64,22 +70,13 @@ class Prepared:
 
     def rows(self, *args) -> list:
         statement, rows = self._run(args, fetch=True)
-        if statement.converters:
-            rows = list(statement.compiler.apply_converters(rows, statement.converters))
-        return rows
+        return statement.converted(rows)
 
     def read(self, *args) -> Write:
         """The same read, not sent yet, as the final query of an `accounts.together.chain`
         (which may add to it): its result is the rows, as `rows` gives them."""
         statement, params = self._bound(args)
-
-        def done(cursor) -> list:
-            rows = cursor.fetchall()
-            if statement.converters:
-                rows = list(statement.compiler.apply_converters(rows, statement.converters))
-            return rows
-
-        return Write(statement.sql, params, done)
+        return Write(statement.sql, params, lambda cursor: statement.converted(cursor.fetchall()))
 
     def _run(self, args, fetch: bool):
         statement, params = self._bound(args)

@@ -50,8 +50,8 @@ def rotate_all(*, batch: int = 500, progress: Callable[[Progress], None] | None 
     for model, names in encrypted_fields():
         label, total = model._meta.label, model.objects.count()
         done = read = last = 0
+        raw = [Cast(name, output_field=TextField()) for name in names]  # as stored
         while True:
-            raw = [Cast(name, output_field=TextField()) for name in names]  # as stored
             rows = list(
                 model.objects.filter(pk__gt=last).order_by("pk").values_list("pk", *raw)[:batch]
             )

@@ -151,6 +151,16 @@ def _post(conn, path, body, ip):
     return response.status, payload, time.perf_counter() - start
 
 
+def phone(n: int) -> str:
+    """The n-th synthetic applicant's phone."""
+    return f"+3361{n:07d}"
+
+
+def address(n: int) -> str:
+    """A client address of its own for the n-th registration (per-address limits apply)."""
+    return f"10.{n // 62500 % 250}.{n // 250 % 250}.{n % 250}"
+
+
 def registration_body(window: str, n: int) -> dict:
     """The answers of the n-th synthetic applicant (phone +3361nnnnnnn)."""
     return {
@@ -163,7 +173,7 @@ def registration_body(window: str, n: int) -> dict:
         "birth_date": "1990-01-01",
         "nationality": "AF",
         "contact_kind": "phone",
-        "contact": f"+3361{n:07d}",
+        "contact": phone(n),
     }
 
 
@@ -174,7 +184,7 @@ def register(conn, window: str, n: int, ip: str) -> list[float] | None:
     if status != 202:
         return None
     token = json.loads(payload)["token"]
-    body = {"token": token, "code": _code_for(f"+3361{n:07d}")}
+    body = {"token": token, "code": _code_for(phone(n))}
     status, _p, t2 = _post(conn, "/api/v1/registrations/verify/", body, ip)
     status3, _p, t3 = _post(conn, "/api/v1/registrations/submit/", {"token": token}, ip)
     if status != 200 or status3 != 201:

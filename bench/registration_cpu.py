@@ -47,12 +47,12 @@ def main():
         return result
 
     def register(n):
-        ip, phone = f"10.{n // 62500 % 250}.{n // 250 % 250}.{n % 250}", f"+3361{n:07d}"
+        ip = bench.address(n)
         body = bench.registration_body(window, n)
         status, response = step("start", lambda: post("/api/v1/registrations/", body, ip))
         assert status == 202, response.content
         token = response.json()["token"]
-        code = step("code read", lambda: bench._code_for(phone))
+        code = step("code read", lambda: bench._code_for(bench.phone(n)))
         verify = {"token": token, "code": code}
         status, response = step("verify", lambda: post("/api/v1/registrations/verify/", verify, ip))
         assert status == 200, response.content

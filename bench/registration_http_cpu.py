@@ -52,8 +52,8 @@ def main():
         conn = http.client.HTTPConnection("127.0.0.1", bench.PORT, timeout=30)
 
         def register(n: int) -> None:
-            ip = f"10.{n // 62500 % 250}.{n // 250 % 250}.{n % 250}"
-            assert bench.register(conn, window, n, ip) is not None, f"registration {n} refused"
+            refused = bench.register(conn, window, n, bench.address(n)) is None
+            assert not refused, f"registration {n} refused"
 
         def baseline(_n: int) -> None:
             status, payload, _t = bench._post(conn, "/bench/baseline/", {}, "10.0.0.1")

@@ -3,23 +3,14 @@
 
 from django.db import models
 
-from accounts.inserts import insert, insert_write
 from accounts.models import AuditEvent
-from accounts.together import Write
 
 
 def record(action: str, **kwargs) -> AuditEvent:
     """Write one audit event now (arguments as for `event_for`)."""
     event = event_for(action, **kwargs)
-    insert(event)
+    event.save(force_insert=True)
     return event
-
-
-def write(action: str, links: dict | None = None, **kwargs) -> Write:
-    """The insert of one audit event, to send with other writes (`accounts.together`);
-    `links` as for `accounts.inserts.insert_write` (e.g. the target's key, written in the same
-    statement)."""
-    return insert_write(event_for(action, **kwargs), links=links)
 
 
 def record_many(events: list[AuditEvent]) -> None:

@@ -283,9 +283,11 @@ def is_country(code: str) -> bool:
 
 
 def country_choices(language: str) -> list[tuple[str, str]]:
-    """(code, name) pairs for a select field, sorted by name in `language` ("fr", "fr-fr" or
+    """(code, name) pairs for a select field, sorted by name in `language` ("fr", "fr-ca" or
     "fr_FR" give French, anything else English), with stateless last."""
-    return list(_sorted_choices(language[:2].lower() == "fr"))
+    # The primary subtag, not the first two letters: "frr" (North Frisian) is not French.
+    primary = language.replace("_", "-").split("-")[0].lower()
+    return list(_sorted_choices(primary == "fr"))
 
 
 @cache

@@ -15,6 +15,8 @@ from django.core.validators import EmailValidator
 from django.utils.translation import gettext_lazy as _
 from phonenumbers import PhoneNumberType, shortnumberinfo
 
+from accounts.countries import is_country
+
 _EXAMPLE = "06 12 34 56 78"
 
 MESSAGES = {
@@ -26,6 +28,7 @@ MESSAGES = {
         "Enter the passport number as it is written in your passport: 5 to 20 letters (A to Z) "
         "and digits."
     ),
+    "nationality": _("Choose your nationality from the list."),
     "name_empty": _("Enter a name."),
     "name_too_long": _("This name is too long. Use 200 characters or fewer."),
     "email_invalid": _("Enter a valid e-mail address, for example name@example.com."),
@@ -98,14 +101,26 @@ def normalize_foreign_number(raw: str) -> str:
 
 
 def normalize_passport(raw: str) -> str:
-    """Return a passport number as uppercase ASCII letters and digits (5 to 20 of them)."""
+    """Return a passport number as the key it is compared on: uppercase ASCII letters and digits
+    (5 to 20 of them), without separators and without leading zeros.
+
+    "p-007 00145", "0P00700145" and "P00700145" are one key: applicants add or drop a leading
+    zero and type the number with or without the spaces, dashes, dots or slashes of the
+    document, and each variant must not make a second entry. Zeros inside the number stay.
+    """
     if len(raw) > _ID_MAX_INPUT:
         raise NormalizationError("passport_format")
     text = unicodedata.normalize("NFKC", raw).upper()
-    text = _ascii_digits("".join(ch for ch in text if not _is_separator(ch)))
+    text = _ascii_digits("".join(ch for ch in text if not _is_passport_separator(ch)))
+    # Lengths are checked once the zeros are gone, so that every key is also a valid input.
+    text = text.lstrip("0")
     if not re.fullmatch(r"[A-Z0-9]{5,20}", text):
         raise NormalizationError("passport_format")
     return text
+
+
+def _is_passport_separator(ch: str) -> bool:
+    return _is_separator(ch) or ch in {"/", "\\"}
 
 
 # Apostrophe look-alikes that keyboards substitute for each other (N'Diaye, N’Diaye, Nʼdiaye).
@@ -140,6 +155,16 @@ def _fold_name_char(ch: str) -> str:
     if category == "Pd":
         return "-"
     return _APOSTROPHES.get(ord(ch), ch)
+
+
+def normalize_nationality(raw: str) -> str:
+    """Return a nationality code offered by accounts.countries.country_choices (ISO 3166-1
+    alpha-2, XK for Kosovo, XX for stateless), uppercase as stored. ASCII only: the ligature
+    U+FB01 would otherwise uppercase to "FI"."""
+    text = raw.strip()
+    if not (text.isascii() and is_country(text.upper())):
+        raise NormalizationError("nationality")
+    return text.upper()
 
 
 _email_validator = EmailValidator(allowlist=[])  # no "user@localhost" from the public
@@ -182,11 +207,31 @@ _SERVICE_TYPES = {
     PhoneNumberType.TOLL_FREE,
     PhoneNumberType.UAN,
 }
-# Metropolitan France and the overseas departments share one 10-digit national plan: from
+# Metropolitan France and the overseas territories share one 10-digit national plan: from
 # anywhere in it, 06 92 12 34 56 reaches a Réunion mobile (+262 692 12 34 56). phonenumbers
 # parses national numbers against a single region, so "0692..." read as FR is invalid. We retry
-# the other regions of the plan (Saint-Pierre-et-Miquelon has its own 6-digit plan, so not it).
-_FRENCH_PLAN = ("FR", "RE", "YT", "GP", "BL", "MF", "GF", "MQ")
+# the other regions of the plan. Saint-Pierre-et-Miquelon keeps 6-digit numbers of its own, but
+# its newer mobiles (07 08 4x and 07 08 5x, +508 708...) are in the plan: only readings with 9
+# digits after the 0 count, so a metropolitan number missing three digits is never taken for a
+# 6-digit Saint-Pierre one.
+_FRENCH_PLAN = ("FR", "RE", "YT", "GP", "BL", "MF", "GF", "MQ", "PM")
+_FRENCH_PLAN_DIGITS = 9
+# The territory each overseas mobile prefix was allocated to. phonenumbers also reads some
+# 06 94 and 06 96 blocks (Antilles-Guyane operators) as Guadeloupe mobiles (+590) besides
+# Guyane (+594) and Martinique (+596): two readings of one line, so "0694 12 40 07" was refused
+# as ambiguous, and "+590 694..." and "+594 694..." were two keys for one phone. We keep the
+# reading under the calling code of the prefix's territory.
+_MOBILE_PREFIX_HOME = {
+    "639": "YT",
+    "690": "GP",
+    "691": "GP",
+    "692": "RE",
+    "693": "RE",
+    "694": "GF",
+    "696": "MQ",
+    "697": "MQ",
+}
+_HOME_CODES = frozenset(map(phonenumbers.country_code_for_region, _MOBILE_PREFIX_HOME.values()))
 # Digits, the separators people type, and one leading "+" (possibly after an opening bracket,
 # as in "(+33) 6 12 34 56 78"). Letters are refused here because phonenumbers would read them as
 # a vanity number ("06 12 ABC" becomes 06 12 222) and "ext"/"x" as an extension.
@@ -199,7 +244,8 @@ def normalize_phone(raw: str, default_region: str = "FR") -> str:
     """Return a mobile phone number in E.164 form ("+33612345678").
 
     Accepts national numbers of `default_region` (and, for the French plan, of the overseas
-    departments), "+" and "00" international forms, common separators and Unicode digits.
+    territories, each under its territory's calling code), "+" and "00" international forms,
+    common separators and Unicode digits.
     Refuses what cannot receive an SMS from us or costs money to reach: see the error codes.
     """
     if len(raw) > PHONE_MAX_INPUT:
@@ -228,7 +274,7 @@ def _clean_phone_text(raw: str) -> str:
 
 def _valid_or_refuse(number, text: str, default_region: str):
     if phonenumbers.is_valid_number(number):
-        return number
+        return _at_home(number)
     national = number.country_code_source == phonenumbers.CountryCodeSource.FROM_DEFAULT_COUNTRY
     if national and shortnumberinfo.is_valid_short_number_for_region(number, default_region):
         raise NormalizationError("phone_short")
@@ -247,10 +293,25 @@ def _parse_in_french_plan(text: str):
             candidate = phonenumbers.parse(text, region)
         except phonenumbers.NumberParseException:
             continue
-        if phonenumbers.is_valid_number(candidate):
+        digits = len(str(candidate.national_number))
+        if digits == _FRENCH_PLAN_DIGITS and phonenumbers.is_valid_number(candidate):
+            candidate = _at_home(candidate)
             e164 = phonenumbers.format_number(candidate, phonenumbers.PhoneNumberFormat.E164)
             readings[e164] = candidate
     return next(iter(readings.values())) if len(readings) == 1 else None
+
+
+def _at_home(number):
+    """`number` under the calling code of its overseas mobile prefix's territory when that reading
+    is valid too (see _MOBILE_PREFIX_HOME); otherwise `number` itself."""
+    home = _MOBILE_PREFIX_HOME.get(str(number.national_number)[:3])
+    if home is None or number.country_code not in _HOME_CODES:
+        return number
+    moved = phonenumbers.PhoneNumber(
+        country_code=phonenumbers.country_code_for_region(home),
+        national_number=number.national_number,
+    )
+    return moved if phonenumbers.is_valid_number(moved) else number
 
 
 def _refuse_unless_sms(number) -> None:

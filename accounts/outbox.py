@@ -1,10 +1,7 @@
 """The outbox: write a message with the decision, deliver it later, at least once."""
 
 import logging
-import os
-import threading
 import time
-from collections.abc import Sequence
 from datetime import timedelta
 
 from django.conf import settings
@@ -12,14 +9,11 @@ from django.core.cache import cache
 from django.core.mail import send_mail
 from django.db import transaction
 from django.db.models import F, Q
-from django.db.models.constants import OnConflict
 from django.db.models.functions import Now
 from django.utils import timezone
 
-from accounts.inserts import insert_write
 from accounts.models import ContactKind, OutboxMessage, OutboxState
 from accounts.sms import SmsError, get_backend
-from accounts.together import Write, together
 
 logger = logging.getLogger(__name__)
 
@@ -37,92 +31,23 @@ def enqueue_message(
     dedup_key: str,
     subject: str = "",
     expires_at=None,
-    along: Sequence[Write] = (),
 ) -> OutboxMessage | None:
-    """Add a message to the outbox inside the caller's transaction. A second message with the
-    same dedup key is ignored (returns None). `along`: other writes of the caller, sent in the
-    same statement (`accounts.together`) and written whether the message is new or not."""
-    message = OutboxMessage(
-        channel=channel,
-        recipient=recipient,
-        body=body,
-        subject=subject,
+    """Add a message to the outbox inside the caller's transaction, and ask for its delivery
+    once that commits. A second message with the same dedup key is ignored (returns None)."""
+    message, created = OutboxMessage.objects.get_or_create(
         dedup_key=dedup_key,
-        expires_at=expires_at,
+        defaults={
+            "channel": channel,
+            "recipient": recipient,
+            "body": body,
+            "subject": subject,
+            "expires_at": expires_at,
+        },
     )
-    if not together(*along, message_write(message)):
+    if not created:
         return None
-    kick_after_commit()
+    transaction.on_commit(kick_delivery)
     return message
-
-
-def message_write(message: OutboxMessage) -> Write:
-    """The insert of `message`, to send with other writes (`accounts.together`); nothing is
-    inserted if its dedup key is already in the outbox. Once it is written, the caller calls
-    `kick_after_commit()`."""
-    return insert_write(message, OnConflict.IGNORE)
-
-
-def kick_after_commit() -> None:
-    """Ask for delivery once the caller's transaction commits (now, outside one): at once, or,
-    when kicks are coalesced through the cache, gathered with this process's other kicks of
-    the next OUTBOX_KICK_GATHER_SECONDS (`_Gatherer`)."""
-    transaction.on_commit(_committed)
-
-
-def _committed() -> None:
-    if settings.OUTBOX_COALESCE_KICKS and settings.OUTBOX_KICK_GATHER_SECONDS > 0:
-        _gatherer.ask()
-    else:
-        kick_delivery()
-
-
-class _Gatherer:
-    """A thread of this process that sends the kicks asked for within a moment as one.
-
-    Under load a web process commits a message every few milliseconds (a code, a receipt), and
-    each kick is a cache round trip in the request (about 0.13 ms of the process's CPU, and as
-    much again in the kernel and Redis: docs/benchmarks.md, registration, sixth round). Here a
-    commit only sets an event; the thread sends one kick for all the commits of the next
-    OUTBOX_KICK_GATHER_SECONDS. Every kick asked for is sent after the commit that asked for it
-    (the event is cleared before the kick is sent, so a commit during a kick gets one of its
-    own), at most that long after it. If the process ends in between, the beat's sweep delivers
-    (the outbox row, not the kick, is the record)."""
-
-    def __init__(self):
-        self._pid = None
-        self._asked = threading.Event()
-
-    def ask(self) -> None:
-        if self._pid != os.getpid():  # the first kick of this process (or of a fork)
-            self._start()
-        self._asked.set()
-
-    def _start(self) -> None:
-        with _START_LOCK:
-            if self._pid == os.getpid():
-                return
-            self._asked = threading.Event()
-            thread = threading.Thread(
-                target=self._run, args=(self._asked,), name="outbox-kicks", daemon=True
-            )
-            thread.start()
-            self._pid = os.getpid()
-
-    @staticmethod
-    def _run(asked: threading.Event) -> None:
-        while True:
-            asked.wait()
-            time.sleep(settings.OUTBOX_KICK_GATHER_SECONDS)
-            asked.clear()  # before the kick: a commit from now on asks for another one
-            try:
-                kick_delivery()
-            except Exception:  # the thread must go on; the sweep delivers meanwhile
-                logger.exception("could not send a delivery kick; the sweep will deliver")
-
-
-_START_LOCK = threading.Lock()
-_gatherer = _Gatherer()
 
 
 def kick_delivery() -> None:

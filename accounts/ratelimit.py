@@ -1,72 +1,107 @@
-"""Rate limits on the shared cache (Redis in production, local memory on the embedded default).
+"""Rate limits on a shared store (Redis in production, process memory on the embedded default).
 
-Fixed windows counted atomically, and cooldowns. Any cache error makes the limit refuse (fail
-closed): a Redis outage must never mean unlimited SMS. DRF throttles are not used as a security
-control.
+Built on the `limits` package's moving window: a rule allows at most `limit` events in *any*
+span of `period` seconds, so there is no double allowance at a window boundary (a fixed window
+lets twice the limit through around its edge). A Cooldown is the same rule with a limit of one.
 
-On Redis, all the rules of one request are applied by one Lua script: one round trip instead
-of two or three per rule, and atomic. Elsewhere the same rules run one by one with the cache's
-atomic `add` and `incr`. Either way the rules apply in order and stop at the first refusal; the
-events counted before it stay counted (a refused request still uses up the per-address budget).
+`check(*rules)` first reads every rule and counts the event under all of them only when all
+allow it: a refused request consumes nothing (a request refused by a cooldown does not use up
+the address's hourly allowance). Two concurrent requests may both pass the reading; the count
+itself is atomic and capped in the store, so the loser of that race is refused then, and the
+rules it had already counted stay counted. No rule ever lets more than its limit through; a
+race can only over-count.
+
+Any store error refuses with Busy (fail closed): a Redis outage must never mean unlimited SMS.
+DRF throttles are not used as a security control. A rule's count lives under a key made of its
+`key`, limit and period: changing a limit starts it afresh.
 """
 
 import logging
 import time
 from dataclasses import dataclass
 
-from django.core.cache import DEFAULT_CACHE_ALIAS, caches
-from django.core.cache.backends.redis import RedisCache
+from django.conf import settings
 from django.utils.translation import gettext_lazy as _
+from limits import RateLimitItem, RateLimitItemPerSecond, WindowStats
+from limits.errors import StorageError
+from limits.storage import Storage, storage_from_string
+from limits.strategies import MovingWindowRateLimiter
 
 from config.errors import Busy, Throttled
 
 logger = logging.getLogger(__name__)
 
+NAMESPACE = "fairslot"
+# An outage must become a quick 503, not a worker waiting on a dead socket.
+REDIS_TIMEOUT_SECONDS = 2
+
 
 @dataclass(frozen=True)
 class Hit:
-    """At most `limit` events per fixed window of `period` seconds for `key`."""
+    """At most `limit` events for `key` in any `period` seconds."""
 
     key: str
     limit: int
     period: int
 
+    def item(self) -> RateLimitItem:
+        return RateLimitItemPerSecond(self.limit, self.period, namespace=NAMESPACE)
+
+    def refusal(self, retry_after: int) -> Throttled:
+        """The error a request refused by this rule gets."""
+        return Throttled(
+            "too_many_requests",
+            _("Too many attempts. Please wait before trying again."),
+            retry_after=retry_after,
+        )
+
 
 @dataclass(frozen=True)
 class Cooldown:
-    """At most one event per `seconds` for `key`.
-
-    The stored value is the instant the cooldown ends, compared with our clock, so the rule does
-    not depend on the store's expiry precision (the TTL only cleans up)."""
+    """At most one event for `key` in any `seconds`."""
 
     key: str
     seconds: int
 
+    def item(self) -> RateLimitItem:
+        return RateLimitItemPerSecond(1, self.seconds, namespace=NAMESPACE)
 
-# KEYS[i] is rule i's key. ARGV is our clock, then per rule: "hit", the limit, the TTL; or
-# "cooldown", the instant it would end (stored verbatim, so it comes back exact), the TTL.
-# Returns {0, ""} when every rule passed, else {i, count or stored end} for the first refusal.
-_LUA = """
-local now = tonumber(ARGV[1])
-for i = 1, #KEYS do
-  local kind, value, ttl = ARGV[3 * i - 1], ARGV[3 * i], tonumber(ARGV[3 * i + 1])
-  if kind == "hit" then
-    local count = redis.call("INCR", KEYS[i])
-    if count == 1 then redis.call("EXPIRE", KEYS[i], ttl) end
-    if count > tonumber(value) then return {i, tostring(count)} end
-  else
-    local stored = redis.call("GET", KEYS[i])
-    if stored and (tonumber(stored) or 0) > now then return {i, stored} end
-    redis.call("SET", KEYS[i], value, "EX", ttl)
-  end
-end
-return {0, ""}
-"""
-_script = None
+    def refusal(self, retry_after: int) -> Throttled:
+        """The error a request refused by this rule gets."""
+        return Throttled(
+            "code_cooldown",
+            _("A code was sent less than a minute ago. Please wait before asking for a new one."),
+            retry_after=retry_after,
+        )
 
 
-def _store():
-    return caches[DEFAULT_CACHE_ALIAS]
+Rule = Hit | Cooldown
+
+_limiter: MovingWindowRateLimiter | None = None
+
+
+def limiter() -> MovingWindowRateLimiter:
+    """The process's limiter, on settings.REDIS_URL when set, else on process memory (which
+    suits the embedded one-process default only). Built on first use, then kept."""
+    global _limiter
+    if _limiter is None:
+        # Two threads may both build one on first use: either works, the other is dropped.
+        _limiter = MovingWindowRateLimiter(_storage(getattr(settings, "REDIS_URL", None)))
+    return _limiter
+
+
+def _storage(url: str | None) -> Storage:
+    # wrap_exceptions: every store failure arrives as limits' StorageError, whatever the client.
+    if not url:
+        return storage_from_string("memory://", wrap_exceptions=True)
+    if url.startswith("unix://"):  # the project's spelling; limits says redis+unix://
+        url = f"redis+{url}"
+    return storage_from_string(
+        url,
+        wrap_exceptions=True,
+        socket_connect_timeout=REDIS_TIMEOUT_SECONDS,
+        socket_timeout=REDIS_TIMEOUT_SECONDS,
+    )
 
 
 def _store_down() -> Busy:
@@ -78,82 +113,58 @@ def _store_down() -> Busy:
     )
 
 
-def _cache_key(rule: Hit | Cooldown, now: float) -> str:
-    if isinstance(rule, Hit):
-        return f"rl:{rule.key}:{rule.period}:{int(now) // rule.period}"
-    return f"cd:{rule.key}"
+def _stats(rule: Rule) -> WindowStats:
+    return limiter().get_window_stats(rule.item(), rule.key)
 
 
-def _ttl(rule: Hit | Cooldown) -> int:
-    return (rule.period if isinstance(rule, Hit) else rule.seconds) + 5
+def _retry_after(stats: WindowStats) -> int:
+    # The oldest counted event still counts at exactly `reset_time`: one second more.
+    return max(1, int(stats.reset_time - time.time()) + 1)
 
 
-def _apply_redis(store: RedisCache, rules, now: float) -> tuple[int, float]:
-    global _script
-    # The cache's own client and connection pool: one Redis configuration for the project.
-    client = store._cache.get_client(write=True)
-    if _script is None:
-        _script = client.register_script(_LUA)
-    args = [repr(now)]
+def _count(rules: tuple[Rule, ...]) -> None:
     for rule in rules:
-        if isinstance(rule, Hit):
-            args += ["hit", rule.limit, _ttl(rule)]
-        else:
-            args += ["cooldown", repr(now + rule.seconds), _ttl(rule)]
-    keys = [store.make_and_validate_key(_cache_key(rule, now)) for rule in rules]
-    index, value = _script(keys=keys, args=args, client=client)
-    return int(index), float(value or 0)
+        stats = _stats(rule)
+        if stats.remaining < 1:
+            raise rule.refusal(_retry_after(stats))
+    for rule in rules:
+        if not limiter().hit(rule.item(), rule.key):  # filled up since we read it
+            raise rule.refusal(_retry_after(_stats(rule)))
 
 
-def _apply_cache(store, rules, now: float) -> tuple[int, float]:
-    for index, rule in enumerate(rules, start=1):
-        key = _cache_key(rule, now)
-        if isinstance(rule, Hit):
-            store.add(key, 0, timeout=_ttl(rule))
-            count = store.incr(key)
-            if count > rule.limit:
-                return index, count
-        elif not store.add(key, now + rule.seconds, timeout=_ttl(rule)):
-            ends = store.get(key) or 0
-            if ends > now:
-                return index, ends
-            store.set(key, now + rule.seconds, timeout=_ttl(rule))
-    return 0, 0.0
-
-
-def check(*rules: Hit | Cooldown) -> None:
-    """Count one event under each rule, in order; raise Throttled at the first rule refusing,
+def check(*rules: Rule) -> None:
+    """Count one event under every rule, or under none (save the race in the module's
+    docstring): raise Throttled (with retry_after) for the first rule, in order, that refuses;
     Busy when the store cannot answer."""
-    now = time.time()
-    store = _store()
     try:
-        if isinstance(store, RedisCache):
-            index, value = _apply_redis(store, rules, now)
-        else:
-            index, value = _apply_cache(store, rules, now)
-    except Exception:
+        _count(rules)
+    except StorageError:
         raise _store_down() from None
-    if not index:
-        return
-    rule = rules[index - 1]
-    if isinstance(rule, Hit):
-        raise Throttled(
-            "too_many_requests",
-            _("Too many attempts. Please wait before trying again."),
-            retry_after=rule.period - int(now) % rule.period,
-        )
-    raise Throttled(
-        "code_cooldown",
-        _("A code was sent less than a minute ago. Please wait before asking for a new one."),
-        retry_after=int(value - now) + 1,
-    )
+
+
+def remaining(rule: Rule) -> int:
+    """How many events `rule` still allows now; counts nothing. Busy if the store is down."""
+    try:
+        return _stats(rule).remaining
+    except StorageError:
+        raise _store_down() from None
 
 
 def hit(key: str, *, limit: int, period: int) -> None:
-    """Count one event for `key`; raise Throttled when more than `limit` happen in `period` s."""
+    """Count one event for `key`; raise Throttled when `limit` were counted in the last
+    `period` seconds."""
     check(Hit(key, limit, period))
 
 
 def cooldown(key: str, *, seconds: int) -> None:
     """At most one event per `seconds` for `key` (see Cooldown)."""
     check(Cooldown(key, seconds))
+
+
+def reset() -> None:
+    """Forget every count (tests; operators after an incident). On Redis it lists the store's
+    keys with KEYS, which blocks a large database for a moment."""
+    try:
+        limiter().storage.reset()
+    except StorageError:
+        raise _store_down() from None

@@ -113,7 +113,10 @@ def _prepare() -> str:
     window.procedures.set([procedure])
     from django.core.cache import cache
 
+    from accounts import ratelimit
+
     cache.clear()
+    ratelimit.reset()  # the limits keep their counts in their own keys, not the cache's
     return window.code
 
 

@@ -1,8 +1,9 @@
 """The registration API for partner tools: the same services and rules as the web pages.
 
 Writes are safe to retry: `start` takes an Idempotency-Key header, `submit` returns the same
-entry for the same registration. Errors are JSON `{"code", "message"}` in the request's
-language (config.errors.api_exception_handler). Unknown fields are refused, never stored.
+entry for the same registration. Errors are JSON `{"code", "message"}`, with `"fields"` when
+they concern input fields, in the request's language (config.errors.api_exception_handler).
+Unknown fields are refused, never stored.
 """
 
 import copy
@@ -13,7 +14,6 @@ from django.utils.translation import gettext_lazy as _
 from drf_spectacular.utils import extend_schema
 from rest_framework import serializers, status
 from rest_framework.negotiation import BaseContentNegotiation
-from rest_framework.parsers import JSONParser
 from rest_framework.permissions import AllowAny
 from rest_framework.renderers import JSONRenderer
 from rest_framework.response import Response
@@ -21,10 +21,12 @@ from rest_framework.views import APIView
 
 from accounts import pow
 from accounts.models import ContactKind, IdentityKind
-from booking import registration
+from booking import partners, registration
 from booking.forms import WEEKDAYS
 from booking.models import Channel
+from booking.registration import FieldError
 from booking.web import client_ip
+from config.parsers import JSONParser
 
 
 class FieldsOnceMixin:
@@ -150,17 +152,25 @@ class RegistrationStart(PublicAPIView):
         data.is_valid(raise_exception=True)
         fields = dict(data.validated_data)
         # Only an unknown window is 404 here: whether it is open (by database time) and offers
-        # the procedure, the service checks in one query, and a closed window gets its own
-        # answer (409 window_closed), clearer to a partner tool than "not found".
-        window = registration.window_by_code(fields.pop("window"), recent=True)
+        # the procedure, the service checks, and a closed window gets its own answer (409
+        # window_closed), clearer to a partner tool than "not found".
+        window = registration.window_by_code(fields.pop("window"))
         if window is None:
             raise Http404
         proof = fields.pop("proof", None)
+        # Every client proves work, unless it holds a partner key of the window's prefecture.
+        partner = partners.partner_for(request.headers.get("Authorization", ""), window)
+        if partner is None and not pow.verify_solution(proof):
+            raise FieldError(
+                "proof",
+                "proof_required",
+                _("Send a solved proof of work (see /altcha/challenge/), or use a partner key."),
+            )
         pending = registration.start_registration(
             window=window,
             data=registration.RegistrationInput.from_answers(fields),
             client_ip=client_ip(request),
-            proof_ok=pow.verify_solution(proof),
+            proof_ok=True,
             channel=Channel.API,
             language=get_language(),
             idempotency_key=request.headers.get("Idempotency-Key", "")[:80] or None,

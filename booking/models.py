@@ -356,13 +356,24 @@ class PendingRegistration(models.Model):
     contact = models.ForeignKey("accounts.Contact", on_delete=models.CASCADE, related_name="+")
     payload = EncryptedTextField()
     token = models.CharField(max_length=43, unique=True, default=new_pending_token)
-    idempotency_key = models.CharField(max_length=80, unique=True, null=True, blank=True)
+    # A client's retry key, scoped to the contact it names; bound to the hash of the answers.
+    idempotency_key = models.CharField(max_length=80, null=True, blank=True)
+    request_hash = models.CharField(max_length=64, blank=True)
     channel = models.CharField(max_length=8, choices=Channel.choices, default=Channel.WEB)
     verified_at = models.DateTimeField(null=True, blank=True)
     entry = models.OneToOneField(
         Entry, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
     )
     created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["contact", "idempotency_key"],
+                condition=Q(idempotency_key__isnull=False),
+                name="pending_idempotency_key_per_contact",
+            )
+        ]
 
     def __str__(self) -> str:
         return f"Pending #{self.pk}"
@@ -382,3 +393,44 @@ class DuplicateAttempt(models.Model):
 
     def __str__(self) -> str:
         return f"{self.contact_id}@{self.window_id}: {self.count}"
+
+
+class DuplicateFlag(models.Model):
+    """A likely duplicate found at submit: another person with the same names, birth date and
+    nationality under another document number. It refuses nothing and is never shown to the
+    applicant; supervisors review it."""
+
+    entry = models.ForeignKey(Entry, on_delete=models.CASCADE, related_name="duplicate_flags")
+    similar_person = models.ForeignKey(
+        "accounts.Person", on_delete=models.CASCADE, related_name="+"
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+    reviewed_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["entry", "similar_person"], name="duplicate_flag_unique"
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"Flag #{self.pk} on entry {self.entry_id}"
+
+
+class PartnerKey(models.Model):
+    """An API key of a partner (an association's tool, a counter's software) scoped to one
+    prefecture: its holder registers people into that prefecture's windows without a proof of
+    work. Only the key's SHA-256 is stored; a supervisor creates it and sees it once."""
+
+    prefecture = models.ForeignKey(Prefecture, on_delete=models.PROTECT, related_name="+")
+    name = models.CharField(max_length=100)
+    key_hash = models.CharField(max_length=64, unique=True)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+"
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+    revoked_at = models.DateTimeField(null=True, blank=True)
+
+    def __str__(self) -> str:
+        return f"{self.name} ({self.prefecture_id})"

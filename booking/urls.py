@@ -1,6 +1,6 @@
 from django.urls import path
 
-from booking import views
+from booking import staff_views, views
 
 urlpatterns = [
     path("", views.home, name="home"),
@@ -17,4 +17,10 @@ urlpatterns = [
     path("my/appointments/<int:pk>/<str:action>/", views.my_appointment, name="my-appointment"),
     path("my/code/", views.my_code, name="my-code"),
     path("my/logout/", views.my_logout, name="my-logout"),
+    path("staff/partner-keys/", staff_views.partner_keys, name="staff-partner-keys"),
+    path(
+        "staff/partner-keys/<int:pk>/revoke/",
+        staff_views.partner_key_revoke,
+        name="staff-partner-key-revoke",
+    ),
 ]

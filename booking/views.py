@@ -11,7 +11,7 @@ from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_http_methods
 
 from accounts import otp, pow
-from accounts.models import Contact
+from accounts.crypto import blind_index
 from accounts.normalize import NormalizationError, normalize_contact
 from booking import registration, selectors
 from booking.forms import CodeForm, ContactLoginForm, ReceiptCheckForm, RegistrationForm
@@ -92,6 +92,9 @@ def register_verify(request):
         except DomainError as exc:
             _show_error(form, exc)
         else:
+            # A new session key at login, so that a session id planted before it (fixation)
+            # gives nothing.
+            request.session.cycle_key()
             request.session.pop(PENDING_KEY, None)
             request.session[APPLICANT_KEY] = pending.contact_id
             return redirect("receipt", token=registration.receipt_token(entry))
@@ -118,6 +121,7 @@ def register_resend(request):
     return redirect("register-verify")
 
 
+@never_cache
 def receipt(request, token):
     try:
         data = registration.check_receipt(token)
@@ -131,6 +135,7 @@ def receipt(request, token):
     return render(request, "booking/receipt.html", {"data": data, "entry": entry, "token": token})
 
 
+@never_cache
 def receipt_short(request, entry_id):
     """The SMS's short link. An entry id is a public pseudonym (it is in entries.csv), and the
     receipt holds no identity, so this reveals nothing the draw files do not."""
@@ -140,6 +145,7 @@ def receipt_short(request, entry_id):
     return redirect("receipt", token=registration.receipt_token(entry))
 
 
+@never_cache
 @require_http_methods(["GET", "POST"])
 def receipt_check(request):
     form = ReceiptCheckForm(request.POST or None)
@@ -156,26 +162,28 @@ def receipt_check(request):
 @require_http_methods(["GET", "POST"])
 def my_login(request):
     """Applicants log in with their phone or e-mail and a code (same limits as registration).
-    An unknown contact gets the same answer as a known one."""
+    An unknown contact gets the same answer as a known one. "I already have a code" sends
+    nothing: a code that reached the phone can always be used, whatever the sending caps."""
     form = ContactLoginForm(request.POST or None)
     if request.method == "POST" and form.is_valid():
+        kind = form.cleaned_data["contact_kind"]
         try:
-            value = normalize_contact(
-                form.cleaned_data["contact_kind"], form.cleaned_data["contact"]
-            )
-            contact = otp.get_or_create_contact(kind=form.cleaned_data["contact_kind"], value=value)
-            otp.send_code(
-                contact=contact,
-                client_ip=client_ip(request),
-                proof_ok=pow.verify_solution(form.cleaned_data["altcha"]),
-                language=get_language(),
-            )
+            value = normalize_contact(kind, form.cleaned_data["contact"])
+            if "have_code" not in request.POST:
+                otp.start_login(
+                    kind=kind,
+                    value=value,
+                    client_ip=client_ip(request),
+                    proof_ok=pow.verify_solution(form.cleaned_data["altcha"]),
+                    language=get_language(),
+                )
         except NormalizationError as exc:
             form.add_error("contact", str(exc.message))
         except DomainError as exc:
             _show_error(form, exc)
         else:
-            request.session[LOGIN_CONTACT_KEY] = contact.pk
+            # The blind index, not the address: no personal data in the session.
+            request.session[LOGIN_CONTACT_KEY] = blind_index("contact", value)
             return redirect("my-code")
     return render(request, "booking/my_login.html", {"form": form})
 
@@ -183,17 +191,18 @@ def my_login(request):
 @never_cache
 @require_http_methods(["GET", "POST"])
 def my_code(request):
-    contact = Contact.objects.filter(pk=request.session.get(LOGIN_CONTACT_KEY)).first()
-    if contact is None:
+    value_hash = request.session.get(LOGIN_CONTACT_KEY)
+    if not value_hash:
         return redirect("my-login")
     form = CodeForm(request.POST or None)
     if request.method == "POST" and form.is_valid():
         try:
-            otp.verify_code(contact=contact, code=form.cleaned_data["code"])
+            contact = otp.login_with_code(value_hash=value_hash, code=form.cleaned_data["code"])
         except DomainError as exc:
             _show_error(form, exc)
         else:
             request.session.cycle_key()
+            request.session.pop(LOGIN_CONTACT_KEY, None)
             request.session[APPLICANT_KEY] = contact.pk
             return redirect("my-entries")
     return render(request, "booking/verify.html", {"form": form, "login": True})
@@ -263,6 +272,7 @@ DONE_MESSAGES = {
 }
 
 
+@never_cache
 @require_http_methods(["POST"])
 def my_logout(request):
     request.session.flush()

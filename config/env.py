@@ -65,13 +65,8 @@ def env_database(name: str, default: str) -> dict:
         config = dj_database_url.parse(url, conn_max_age=60, conn_health_checks=True)
     except Exception as exc:  # dj-database-url raises several types on junk
         raise ImproperlyConfigured(f"{name} could not be parsed: {exc}") from None
-    if config["ENGINE"].endswith("postgresql"):
-        if not config.get("NAME"):
-            raise ImproperlyConfigured(f"{name} names no database: {url!r}.")
-        # Django's backend, checking a reused connection only when it has been idle a while.
-        config["ENGINE"] = "config.postgresql"
-        config["HEALTHY_FOR"] = env_int("DB_HEALTHY_FOR_SECONDS", 5)
-        config["PREPARED_STATEMENTS"] = env_bool("DB_PREPARED_STATEMENTS", True)
+    if config["ENGINE"].endswith("postgresql") and not config.get("NAME"):
+        raise ImproperlyConfigured(f"{name} names no database: {url!r}.")
     return config
 
 

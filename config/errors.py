@@ -4,14 +4,20 @@ Services raise `DomainError(code, message)`; `code` is stable (clients switch on
 message is translatable, rendered in the request's language by the handler.
 """
 
+from django.core.exceptions import RequestDataTooBig
+from django.http import JsonResponse
 from django.utils.translation import gettext_lazy as _
+from django.views.defaults import page_not_found
 from rest_framework import status
+from rest_framework.exceptions import APIException, NotFound, ValidationError
 from rest_framework.response import Response
+from rest_framework.settings import api_settings
 from rest_framework.views import exception_handler as drf_exception_handler
 
 
 class DomainError(Exception):
     http_status = status.HTTP_400_BAD_REQUEST
+    field: str | None = None  # the input field at fault, when there is one (FieldError)
 
     def __init__(self, code: str, message, *, http_status: int | None = None, retry_after=None):
         super().__init__(code)
@@ -37,18 +43,69 @@ class Busy(DomainError):
 
 
 def api_exception_handler(exc, context):
+    """Every error answer of the API in one envelope, whatever raised it: `{"code", "message"}`,
+    plus `"fields": {name: [messages]}` when the error names fields. `code` is stable (clients
+    switch on it); messages are in the request's language. Validation errors are always
+    `invalid`, even when the input has a field named "code"."""
     if isinstance(exc, DomainError):
-        response = Response({"code": exc.code, "message": str(exc.message)}, status=exc.http_status)
-        if exc.retry_after:
-            response["Retry-After"] = str(int(exc.retry_after))
-        return response
+        return _domain_response(exc)
+    if isinstance(exc, RequestDataTooBig):
+        exc = RequestTooLarge()
     response = drf_exception_handler(exc, context)
-    if response is not None and isinstance(response.data, dict) and "code" not in response.data:
-        detail = response.data.get("detail")
-        code = getattr(detail, "code", None) or (
-            "invalid" if response.status_code == 400 else "error"
-        )
-        message = str(detail) if detail is not None else str(_("The request is not valid."))
-        fields = {k: v for k, v in response.data.items() if k != "detail"}
-        response.data = {"code": code, "message": message, **({"fields": fields} if fields else {})}
+    if response is not None:
+        response.data = envelope(response.data, invalid=isinstance(exc, ValidationError))
     return response
+
+
+class RequestTooLarge(APIException):
+    status_code = status.HTTP_413_REQUEST_ENTITY_TOO_LARGE
+    default_detail = _("The request is too large.")
+    default_code = "too_large"
+
+
+def _domain_response(exc: DomainError) -> Response:
+    body = {"code": exc.code, "message": str(exc.message)}
+    if exc.field:
+        body["fields"] = {exc.field: [body["message"]]}
+    response = Response(body, status=exc.http_status)
+    if exc.retry_after:
+        response["Retry-After"] = str(int(exc.retry_after))
+    return response
+
+
+def envelope(data, *, invalid: bool) -> dict:
+    """The envelope for DRF's error `data`: `{"detail": ErrorDetail}` for an exception, or
+    a validation error's details (a dict by field, possibly nested, or a list of messages)."""
+    if not invalid and isinstance(data, dict) and set(data) == {"detail"}:
+        detail = data["detail"]
+        return {"code": getattr(detail, "code", None) or "error", "message": str(detail)}
+    fields: dict[str, list[str]] = {}
+    for name, message in _flatten(data):
+        fields.setdefault(name, []).append(message)
+    general = fields.pop("", []) + fields.pop(api_settings.NON_FIELD_ERRORS_KEY, [])
+    message = " ".join(general) or str(_("The request is not valid."))
+    return {"code": "invalid", "message": message, **({"fields": fields} if fields else {})}
+
+
+def _flatten(detail, name: str = ""):
+    """(field, message) pairs; a nested field is named by its path: `sites.0`."""
+    if isinstance(detail, dict):
+        for key, value in detail.items():
+            yield from _flatten(value, f"{name}.{key}" if name else str(key))
+    elif isinstance(detail, list):
+        for index, item in enumerate(detail):
+            nested = isinstance(item, dict)  # a list serializer's errors, one dict per item
+            yield from _flatten(
+                item, (f"{name}.{index}" if name else str(index)) if nested else name
+            )
+    else:
+        yield name, str(detail)
+
+
+def api_not_found(request, exception):
+    """handler404: an unknown address under /api/ answers in the API's envelope, pages with
+    Django's page."""
+    if request.path.startswith("/api/"):
+        body = {"code": "not_found", "message": str(NotFound.default_detail)}
+        return JsonResponse(body, status=status.HTTP_404_NOT_FOUND)
+    return page_not_found(request, exception)

@@ -112,6 +112,7 @@ MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
+    "booking.middleware.ApplicantSessionMiddleware",
     "django.middleware.locale.LocaleMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
@@ -164,7 +165,7 @@ REDIS_URL = env_url("REDIS_URL", None, ("redis://", "rediss://", "unix://"))
 if REDIS_URL:
     CACHES = {
         "default": {
-            "BACKEND": "config.cache.RedisCache",  # Django's, keeping its Redis client
+            "BACKEND": "django.core.cache.backends.redis.RedisCache",
             "LOCATION": REDIS_URL,
             "TIMEOUT": 300,
         }
@@ -190,6 +191,8 @@ AUTH_PASSWORD_VALIDATORS = [
 LOGIN_URL = "admin:login"
 SESSION_ENGINE = "django.contrib.sessions.backends.db"
 SESSION_COOKIE_AGE = env_int("SESSION_COOKIE_AGE", 8 * 3600, minimum=60)
+# An applicant's session (logged in by one-time code) ends after this many idle seconds.
+APPLICANT_SESSION_IDLE = 30 * 60
 SESSION_COOKIE_HTTPONLY = True
 SESSION_COOKIE_SAMESITE = "Lax"
 SECURE = not DEBUG and env_bool("SECURE_COOKIES", True)
@@ -251,6 +254,12 @@ REST_FRAMEWORK = {
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
     "UNAUTHENTICATED_USER": None,
     "EXCEPTION_HANDLER": "config.errors.api_exception_handler",
+    # DRF's parsers, with a JSON one answering 400 to any malformed body (config/parsers.py).
+    "DEFAULT_PARSER_CLASSES": [
+        "config.parsers.JSONParser",
+        "rest_framework.parsers.FormParser",
+        "rest_framework.parsers.MultiPartParser",
+    ],
 }
 SPECTACULAR_SETTINGS = {"TITLE": "Fairslot API", "VERSION": "1.0.0", "SERVE_INCLUDE_SCHEMA": False}
 
@@ -278,9 +287,6 @@ else:
 CELERY_TASK_ALWAYS_EAGER = env_bool("CELERY_TASK_ALWAYS_EAGER", False)
 # Delivery kicks are coalesced through the cache only when web and workers share it (Redis).
 OUTBOX_COALESCE_KICKS = bool(REDIS_URL)
-# With them coalesced, a web process sends the kicks of this many milliseconds as one, from a
-# thread of its own (accounts.outbox._Gatherer); 0: each in the request that commits.
-OUTBOX_KICK_GATHER_SECONDS = env_int("OUTBOX_KICK_GATHER_MS", 100) / 1000
 CELERY_TASK_ACKS_LATE = True
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_TASK_IGNORE_RESULT = True
@@ -313,6 +319,10 @@ SMS_BACKEND = env_str("SMS_BACKEND", "accounts.sms.ConsoleBackend")
 SMS_GATEWAY_URL = env_url("SMS_GATEWAY_URL", None, ("https://", "http://"))
 SMS_GATEWAY_TOKEN = env_str("SMS_GATEWAY_TOKEN", "")
 SMS_DAILY_BUDGET = env_int("SMS_DAILY_BUDGET", 5000)
+# Parts of the day's SMS budget, in percent (accounts.sms_budget): kept for verified contacts
+# (log-ins, offers), and the most any one foreign country code may take.
+SMS_VERIFIED_SHARE = env_int("SMS_VERIFIED_PERCENT", 30) / 100
+SMS_FOREIGN_COUNTRY_SHARE = env_int("SMS_FOREIGN_COUNTRY_PERCENT", 2) / 100
 MAILERS = {
     "default": {
         "BACKEND": env_str("EMAIL_BACKEND", "django.core.mail.backends.console.EmailBackend"),

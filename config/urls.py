@@ -8,6 +8,8 @@ admin.site.__class__ = OTPAdminSite
 admin.site.site_header = "Fairslot — back office"
 admin.site.site_title = "Fairslot"
 
+handler404 = "config.errors.api_not_found"
+
 urlpatterns = [
     path("", include("booking.api_urls")),
     path("admin/", admin.site.urls),

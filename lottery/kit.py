@@ -12,7 +12,6 @@ import zipfile
 
 from django.db import transaction
 
-from accounts.inserts import insert_or_skip
 from lottery import beacon, blobs, services_offers
 from lottery.fairdraw.kit import replay_files
 from lottery.models import BeaconMode, BeaconSource, Draw, DrawKit, DrawState
@@ -169,10 +168,12 @@ def store_kit(draw: Draw, key: str) -> DrawKit:
     """Build the kit for `key` and keep it as the draw's only kit (a concurrent build of the
     same key keeps one row)."""
     data = kit_zip(draw)
-    stored = DrawKit(draw=draw, key=key, zip=b"", size=len(data))
     with transaction.atomic():
         DrawKit.objects.filter(draw=draw).exclude(key=key).delete()
-        if insert_or_skip(stored):
+        stored, created = DrawKit.objects.get_or_create(
+            draw=draw, key=key, defaults={"zip": b"", "size": len(data)}
+        )
+        if created:
             blobs.write(stored, zip=data)  # in binary (see lottery.blobs)
     return current_kit(draw, key)
 

@@ -16,10 +16,10 @@ from datetime import timedelta
 from zoneinfo import ZoneInfo
 
 from django.db import transaction
+from django.db.models import F
 from django.utils.translation import gettext_lazy as _
 
-from accounts import audit
-from accounts.inserts import insert_or_skip
+from accounts import audit, otp
 from booking.models import Appointment, AppointmentState, Entry, EntryStatus, Slot
 from config.errors import Conflict
 from lottery import clock
@@ -104,7 +104,10 @@ def publish_event_heads(*, day=None) -> int:
     published = 0
     for draw in Draw.objects.filter(state__in=AFTER_DRAW, events__isnull=False).distinct():
         seq, head = event_log_head(draw)
-        if insert_or_skip(EventLogHead(draw=draw, day=day, seq=seq, head=head)):
+        _head, created = EventLogHead.objects.get_or_create(
+            draw=draw, day=day, defaults={"seq": seq, "head": head}
+        )
+        if created:
             _audit("events.head", draw, day=day.isoformat(), seq=seq, head=head)
             published += 1
     return published
@@ -300,6 +303,27 @@ def lapse_due_offers(
     return lapsed
 
 
+# After a lockout, the person gets this long again to answer.
+LOCKOUT_GRACE = timedelta(hours=2)
+
+
+def _extend_for_lockouts(draw: Draw, now) -> None:
+    """A lockout never makes an offer lapse: an offer whose deadline fell while its contact was
+    locked (a stranger can lock a contact by typing wrong codes) gets until the lock's end plus
+    LOCKOUT_GRACE. A lock lasts at most otp.LOCK_MAX, so it began after its end minus that."""
+    locked_until = "entry__contact__device__locked_until"
+    caught = Appointment.objects.filter(
+        slot__window_id=draw.window_id,
+        state=AppointmentState.OFFERED,
+        respond_by__lt=now,
+        **{f"{locked_until}__gt": F("respond_by")},
+        **{f"{locked_until}__lte": F("respond_by") + otp.LOCK_MAX},
+    ).values_list("pk", locked_until)
+    for pk, until in caught:
+        Appointment.objects.filter(pk=pk).update(respond_by=until + LOCKOUT_GRACE)
+        _audit("offer.extended_after_lockout", draw, appointment=pk, actor_label="task_lapse")
+
+
 def lapse_batch(*, window_id: int, limit: int = LAPSE_BATCH) -> int:
     """One transaction: up to `limit` of the window's due offers lapse, in order of deadline
     then creation, and their slots are offered again. The events.log lines are those of lapsing
@@ -310,6 +334,7 @@ def lapse_batch(*, window_id: int, limit: int = LAPSE_BATCH) -> int:
         if draw.state != DrawState.PUBLISHED:
             return 0
         now = clock.now()
+        _extend_for_lockouts(draw, now)
         due = list(
             Appointment.objects.filter(
                 slot__window_id=window_id, state=AppointmentState.OFFERED, respond_by__lt=now

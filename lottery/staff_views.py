@@ -7,18 +7,13 @@ validates the form, calls one service, and shows a DomainError's message beside 
 services check the role (auditor, supervisor) and the timing themselves.
 """
 
-from functools import wraps
-
 from django.contrib import messages
-from django.contrib.auth.views import redirect_to_login
-from django.core.exceptions import PermissionDenied
 from django.http import Http404
 from django.shortcuts import redirect, render
-from django.urls import reverse
 from django.utils.translation import gettext_lazy as _
-from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET, require_POST
 
+from accounts.access import verified_staff
 from accounts.models import Role
 from booking.models import WindowState
 from config.errors import Conflict, DomainError
@@ -28,22 +23,6 @@ from lottery.models import BeaconMode, BeaconSource, Draw, DrawState
 
 STAFF_ROLES = {Role.AGENT, Role.SUPERVISOR, Role.AUDITOR}
 COMMIT_CLOSED = {WindowState.CLOSED, WindowState.DRAWN, WindowState.PUBLISHED}
-
-
-def verified_staff(view):
-    """Anonymous: to the (password + TOTP) login. Logged in without a verified second factor:
-    403. Like django_otp's otp_required, but an unverified session is refused, not looped."""
-
-    @wraps(view)
-    def wrapper(request, *args, **kwargs):
-        user = request.user
-        if not user.is_authenticated:
-            return redirect_to_login(request.get_full_path(), reverse("admin:login"))
-        if not user.is_verified():
-            raise PermissionDenied
-        return view(request, *args, **kwargs)
-
-    return never_cache(wrapper)
 
 
 def _staff_draw(user, code: str) -> Draw:

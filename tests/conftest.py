@@ -155,18 +155,9 @@ def _plain_static_storage(settings):
 
 
 @pytest.fixture(autouse=True)
-def _no_recent_windows():
-    # Each test makes its own windows (their codes come back from test to test, their keys do
-    # not): none read by an earlier test may stand in for them.
-    from booking import registration
+def _fresh_rate_limits():
+    # Rate-limit counts live in the limiter's own store (process memory, or Redis under
+    # REDIS_URL), not in the Django cache: each test starts with none counted.
+    from accounts import ratelimit
 
-    registration._RECENT_WINDOWS.clear()
-    yield
-    registration._RECENT_WINDOWS.clear()
-
-
-@pytest.fixture(autouse=True)
-def _kicks_in_the_request(settings):
-    # Delivery kicks go out in the committing thread, as tests expect them; the gathering
-    # thread has tests of its own (tests/accounts/test_outbox.py).
-    settings.OUTBOX_KICK_GATHER_SECONDS = 0
+    ratelimit.reset()

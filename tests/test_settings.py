@@ -58,15 +58,9 @@ def test_settings_complete_environment_starts():
     assert result.returncode == 0, result.stderr
 
 
-def test_postgres_urls_use_the_backend_and_its_settings(monkeypatch):
-    monkeypatch.setenv("DB_HEALTHY_FOR_SECONDS", "0")
-    monkeypatch.setenv("DB_PREPARED_STATEMENTS", "0")
+def test_postgres_urls_use_django_s_own_backend_with_health_checks():
     config = env_database("X_DATABASE_URL", "postgres://u@h:5432/db")
 
-    assert config["ENGINE"] == "config.postgresql"
-    assert config["HEALTHY_FOR"] == 0
-    assert config["PREPARED_STATEMENTS"] is False
-    monkeypatch.delenv("DB_PREPARED_STATEMENTS")
-    assert env_database("X_DATABASE_URL", "postgres://u@h:5432/db")["PREPARED_STATEMENTS"] is True
+    assert config["ENGINE"] == "django.db.backends.postgresql"
     assert config["CONN_HEALTH_CHECKS"] is True
     assert env_database("X_DATABASE_URL", "sqlite:///x.sqlite3")["ENGINE"].endswith("sqlite3")

@@ -13,13 +13,14 @@ from django.utils import translation
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from accounts.countries import COUNTRIES, country_choices, is_country, sort_key
+from accounts.countries import COUNTRIES, STATELESS, country_choices, is_country, sort_key
 from accounts.normalize import (
     MESSAGES,
     NormalizationError,
     normalize_email,
     normalize_foreign_number,
     normalize_name,
+    normalize_nationality,
     normalize_passport,
     normalize_phone,
 )
@@ -119,8 +120,17 @@ PHONES = [
     ("0594 10 12 34", "phone_landline"),
     ("+596 596 30 12 34", "phone_landline"),
     ("0639 12 34 56", "phone_invalid"),
-    # Saint-Pierre-et-Miquelon and Comoros
+    # Overseas mobiles in the newer 07 09 ranges, one block per territory
+    ("0709 01 12 34", "+590709011234"),
+    ("0709 11 12 34", "+596709111234"),
+    ("0709 21 12 34", "+262709211234"),
+    ("0709 31 12 34", "+594709311234"),
+    ("0709 36 12 34", "+262709361234"),
+    # Saint-Pierre-et-Miquelon (6-digit numbers, and 07 08 mobiles in the 10-digit plan) and Comoros
     ("+508 55 12 34", "+508551234"),
+    ("0708 45 12 34", "+508708451234"),
+    ("+508 708 45 12 34", "+508708451234"),
+    ("055 12 34", "phone_invalid"),  # 7 digits: not taken for a 6-digit Saint-Pierre number
     ("+269 321 23 45", "+2693212345"),
     ("+269 3212345", "+2693212345"),
     ("00269 321 23 45", "+2693212345"),
@@ -347,6 +357,7 @@ def test_phonenumbers_alone_reads_overseas_national_numbers_as_metropolitan():
         ("06 12 34 56 78", "RE", "+33612345678"),
         ("06 12 34 56 78", "YT", "+33612345678"),
         ("0696 20 12 34", "GP", "+596696201234"),
+        ("0694 12 40 07", "GP", "+594694124007"),  # valid in GP too: the Guyane reading wins
         # Outside the French plan there is no such retry.
         ("06 12 34 56 78", "GB", "phone_invalid"),
         ("+33 6 12 34 56 78", "GB", "+33612345678"),
@@ -355,6 +366,79 @@ def test_phonenumbers_alone_reads_overseas_national_numbers_as_metropolitan():
 )
 def test_normalize_phone_default_region(raw, region, expected):
     result = outcome(normalize_phone, raw, region)
+
+    assert result == expected
+
+
+# One realistic mobile per overseas prefix: (as written locally, international form, E.164).
+OVERSEAS_MOBILES = [
+    ("0690 35 12 34", "+590 690 35 12 34", "+590690351234"),  # Guadeloupe, St-Barth, St-Martin
+    ("0691 30 12 34", "+590 691 30 12 34", "+590691301234"),
+    ("0694 12 40 07", "+594 694 12 40 07", "+594694124007"),  # Guyane
+    ("0696 20 12 34", "+596 696 20 12 34", "+596696201234"),  # Martinique
+    ("0697 27 45 10", "+596 697 27 45 10", "+596697274510"),
+    ("0692 12 34 56", "+262 692 12 34 56", "+262692123456"),  # La Réunion
+    ("0693 40 12 34", "+262 693 40 12 34", "+262693401234"),
+    ("0639 01 23 45", "+262 639 01 23 45", "+262639012345"),  # Mayotte
+]
+
+
+def national_layout(local: str, layout: str) -> str:
+    digits = local.replace(" ", "")
+    pairs = [digits[i : i + 2] for i in range(0, len(digits), 2)]
+    return {
+        "local": local,
+        "pairs": " ".join(pairs),
+        "dots": ".".join(pairs),
+        "compact": digits,
+    }[layout]
+
+
+@pytest.mark.parametrize("layout", ["local", "pairs", "dots", "compact"])
+@pytest.mark.parametrize(("local", "international", "expected"), OVERSEAS_MOBILES)
+def test_normalize_phone_overseas_mobile_national_form(local, international, expected, layout):
+    raw = national_layout(local, layout)
+
+    result = normalize_phone(raw)
+
+    assert result == expected
+
+
+@pytest.mark.parametrize(("local", "international", "expected"), OVERSEAS_MOBILES)
+def test_normalize_phone_overseas_mobile_international_form(local, international, expected):
+    result = normalize_phone(international)
+
+    assert result == expected
+
+
+def test_phonenumbers_alone_reads_some_guyane_mobiles_as_guadeloupe_ones():
+    # Why "0694 12 40 07" was refused: two valid readings (+590 and +594), so the French-plan
+    # retry found it ambiguous. normalize_phone now keeps the reading of the prefix's territory.
+    readings = {
+        region: phonenumbers.is_valid_number(phonenumbers.parse("0694 12 40 07", region))
+        for region in ("GP", "GF", "MQ", "RE")
+    }
+
+    assert readings == {"GP": True, "GF": True, "MQ": False, "RE": False}
+
+
+@pytest.mark.parametrize(
+    ("raw", "expected"),
+    [
+        ("0694 12 40 07", "+594694124007"),
+        ("+594 694 12 40 07", "+594694124007"),
+        ("+590 694 12 40 07", "+594694124007"),
+        ("00590 694 12 40 07", "+594694124007"),
+        ("0694 90 12 34", "+594694901234"),
+        ("+590 694 90 12 34", "+594694901234"),
+        ("0696 60 12 34", "+596696601234"),
+        ("+596 696 60 12 34", "+596696601234"),
+        ("+590 696 60 12 34", "+596696601234"),
+        ("+590 696 71 12 34", "+596696711234"),
+    ],
+)
+def test_normalize_phone_overseas_block_read_under_two_codes_gives_one_key(raw, expected):
+    result = normalize_phone(raw)
 
     assert result == expected
 
@@ -501,7 +585,20 @@ def test_normalize_foreign_number(raw, expected):
         ("1234", "passport_format"),
         ("A" * 21, "passport_format"),
         ("AB12345É", "passport_format"),
-        ("AB/12345", "passport_format"),
+        ("AB/12345", "AB12345"),
+        ("AB\\12345", "AB12345"),
+        ("AB．12345", "AB12345"),  # fullwidth full stop, folded by NFKC
+        ("012345678", "12345678"),
+        ("P.007.001.45", "P00700145"),
+        ("P/007/00145", "P00700145"),
+        ("0 0 P007 00145", "P00700145"),
+        ("P0070014500", "P0070014500"),  # trailing and inner zeros stay
+        ("0" * 40 + "AB12345", "AB12345"),
+        ("0001234", "passport_format"),  # 4 characters once the zeros are gone
+        ("00000", "passport_format"),
+        ("AB_12345", "passport_format"),
+        ("AB#12345", "passport_format"),
+        ("AB,12345", "passport_format"),
         ("", "passport_format"),
     ],
 )
@@ -509,6 +606,61 @@ def test_normalize_passport(raw, expected):
     result = outcome(normalize_passport, raw)
 
     assert result == expected
+
+
+def test_normalize_passport_same_key_with_and_without_leading_zero():
+    variants = ["p-007 00145", "0P00700145", "P00700145", "00p00700145", "0p.007.001.45"]
+
+    result = {normalize_passport(raw) for raw in variants}
+
+    assert result == {"P00700145"}
+
+
+# --- Nationality -------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("raw", "expected"),
+    [
+        ("FR", "FR"),
+        ("fr", "FR"),
+        (" af\n", "AF"),
+        ("\u00a0Km\u3000", "KM"),
+        ("xk", "XK"),  # Kosovo
+        ("xx", "XX"),  # stateless
+        ("ZZ", "nationality"),
+        ("", "nationality"),
+        ("  ", "nationality"),
+        ("FRA", "nationality"),
+        ("F R", "nationality"),
+        ("France", "nationality"),
+        ("ＦＲ", "nationality"),  # fullwidth: not a code from the list
+        ("\ufb01", "nationality"),  # the ligature "fi" uppercases to "FI"
+        ("F\u200bR", "nationality"),
+    ],
+)
+def test_normalize_nationality(raw, expected):
+    result = outcome(normalize_nationality, raw)
+
+    assert result == expected
+
+
+@pytest.mark.parametrize("language", ["en", "fr"])
+def test_normalize_nationality_accepts_every_offered_code(language):
+    codes = [code for code, _name in country_choices(language)]
+
+    result = [normalize_nationality(code.lower()) for code in codes]
+
+    assert result == codes
+
+
+def test_normalize_nationality_message():
+    with pytest.raises(NormalizationError) as caught:
+        normalize_nationality("ZZ")
+
+    with translation.override("en"):
+        message = str(caught.value.message)
+    assert (caught.value.code, message) == ("nationality", "Choose your nationality from the list.")
 
 
 # --- E-mail ------------------------------------------------------------------------------------
@@ -585,9 +737,15 @@ SHAPED = {
     normalize_name: st.text(max_size=60),
     normalize_foreign_number: spaced(_DIGITS, 9, 11),
     normalize_passport: spaced("ABZabzß019", 4, 21),
+    normalize_nationality: st.tuples(
+        st.sampled_from([code for code, _en, _fr in COUNTRIES] + ["XX", "ZZ"]),
+        st.sampled_from([str.upper, str.lower, str.title]),
+        st.sampled_from(["", " ", "\t"]),
+    ).map(lambda parts: parts[2] + parts[1](parts[0]) + parts[2]),
     normalize_phone: st.one_of(
         st.from_regex(r"(\+33 ?|0033|0)[67]( ?[0-9]{2}){4}", fullmatch=True),
         st.from_regex(r"(\+|00)(1|44|93|234|262|269|590|594|596)[0-9]{7,10}", fullmatch=True),
+        st.from_regex(r"0(6(39|9[0-7])|70[89])( ?[0-9]{2}){3}", fullmatch=True),
         spaced("+()" + _DIGITS, 0, 16),
     ),
     normalize_email: st.one_of(st.emails(), st.emails().map(str.upper)),
@@ -623,6 +781,39 @@ def test_normaliser_raises_only_normalization_error(normalise, raw):
         result = error
 
     assert isinstance(result, str | NormalizationError)
+
+
+@PROPERTY_SETTINGS
+@given(
+    number=st.from_regex(r"[A-Z1-9][A-Z0-9]{4,15}", fullmatch=True),
+    zeros=st.integers(min_value=0, max_value=3),
+    separators=st.lists(
+        st.sampled_from(["", "", " ", "-", ".", "/", "\u00a0", "\u2010"]), min_size=19, max_size=19
+    ),
+    lower=st.booleans(),
+)
+def test_normalize_passport_ignores_case_separators_and_leading_zeros(
+    number, zeros, separators, lower
+):
+    typed = "".join(ch + sep for ch, sep in zip("0" * zeros + number, separators, strict=False))
+    raw = typed.lower() if lower else typed
+
+    result = normalize_passport(raw)
+
+    assert result == number
+
+
+@PROPERTY_SETTINGS
+@given(national=st.from_regex(r"(6(39|9[0-7])|70[89])[0-9]{6}", fullmatch=True))
+def test_normalize_phone_french_plan_one_key_per_line(national):
+    # Every accepted reading of the same nine digits, national or under any calling code of
+    # the plan, is one key: otherwise one phone could make two entries.
+    forms = [f"0{national}"] + [f"+{code}{national}" for code in (33, 262, 508, 590, 594, 596)]
+
+    results = {outcome(normalize_phone, raw) for raw in forms}
+
+    keys = {result for result in results if result.startswith("+")}
+    assert len(keys) <= 1
 
 
 # --- Countries ---------------------------------------------------------------------------------
@@ -676,6 +867,30 @@ def test_country_choices_french_language_codes(language):
     result = dict(country_choices(language))
 
     assert (result["DE"], result["XX"]) == ("Allemagne", "Apatride")
+
+
+@pytest.mark.parametrize("language", ["en", "en-gb", "de", "ar", "fy", "frr", ""])
+def test_country_choices_english_for_other_languages(language):
+    result = dict(country_choices(language))
+
+    assert (result["DE"], result["XX"]) == ("Germany", "Stateless")
+
+
+@pytest.mark.parametrize(("language", "column"), [("fr", 2), ("en", 1)])
+def test_country_choices_names_in_the_language(language, column):
+    expected = {row[0]: row[column] for row in (*COUNTRIES, STATELESS)}
+
+    result = dict(country_choices(language))
+
+    assert result == expected
+
+
+def test_country_choices_english_puts_accented_a_among_a():
+    names = [name for _code, name in country_choices("en")]
+
+    result = names[:4]
+
+    assert result == ["Afghanistan", "Åland Islands", "Albania", "Algeria"]
 
 
 @pytest.mark.parametrize(

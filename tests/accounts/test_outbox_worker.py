@@ -35,13 +35,8 @@ def _sent(keys) -> bool:
 @pytest.mark.postgres
 @pytest.mark.redis
 @pytest.mark.django_db(transaction=True)
-@pytest.mark.parametrize("gather", [0, 0.05], ids=["in-the-request", "gathered"])
-def test_coalesced_kicks_deliver_every_message_once_through_a_real_worker(
-    tmp_path, monkeypatch, gather
-):
+def test_coalesced_kicks_deliver_every_message_once_through_a_real_worker(tmp_path, monkeypatch):
     monkeypatch.setattr(settings, "OUTBOX_COALESCE_KICKS", True)
-    monkeypatch.setattr(settings, "OUTBOX_KICK_GATHER_SECONDS", gather)
-    monkeypatch.setattr(outbox, "_gatherer", outbox._Gatherer())  # this test's thread
     queue = f"test-outbox-{uuid.uuid4().hex}"
     broker = Connection(settings.CELERY_BROKER_URL, transport_options=transport_options(queue))
     runs = []

@@ -6,14 +6,11 @@ they concern input fields, in the request's language (config.errors.api_exceptio
 Unknown fields are refused, never stored.
 """
 
-import copy
-
 from django.http import Http404
 from django.utils.translation import get_language
 from django.utils.translation import gettext_lazy as _
 from drf_spectacular.utils import extend_schema
 from rest_framework import serializers, status
-from rest_framework.negotiation import BaseContentNegotiation
 from rest_framework.permissions import AllowAny
 from rest_framework.renderers import JSONRenderer
 from rest_framework.response import Response
@@ -29,25 +26,7 @@ from booking.web import client_ip
 from config.parsers import JSONParser
 
 
-class FieldsOnceMixin:
-    """Fields built once per serializer class, then copied shallowly for each serializer.
-
-    DRF deep-copies a serializer's declared fields for every instance, which builds every field
-    again (about 0.2 ms for the 15 fields of `start`, some 3 % of a registration's CPU). The
-    fields of this API keep no state of their own between requests (no nested serializers,
-    nothing set while validating but lazily computed validators), so a shallow copy does: each
-    copy is bound to its own serializer, as DRF binds them."""
-
-    def get_fields(self):
-        cls = type(self)
-        prototypes = cls.__dict__.get("_prototype_fields")
-        if prototypes is None:
-            prototypes = super().get_fields()  # deep copies of the declared fields
-            cls._prototype_fields = prototypes
-        return {name: copy.copy(field) for name, field in prototypes.items()}
-
-
-class StrictSerializer(FieldsOnceMixin, serializers.Serializer):
+class StrictSerializer(serializers.Serializer):
     """Refuses fields it does not declare (mass assignment: status, tier, weight, entry_id...)."""
 
     def validate(self, attrs):
@@ -100,7 +79,7 @@ class PendingOutput(serializers.Serializer):
     entry_id = serializers.CharField(allow_null=True)
 
 
-class EntryOutput(FieldsOnceMixin, serializers.Serializer):
+class EntryOutput(serializers.Serializer):
     entry_id = serializers.CharField()
     pseudonym = serializers.CharField()
     window = serializers.CharField(source="window.code")
@@ -123,26 +102,11 @@ def _pending_state(pending) -> dict:
     }
 
 
-class JsonOnly(BaseContentNegotiation):
-    """The registration API speaks JSON only: a JSON body is parsed, any other is refused (415
-    unsupported_media_type), and the answer is JSON whatever the Accept header asks. DRF's
-    default negotiation parses the Accept header's media types on every request (about 30 us,
-    some 1 % of a registration's CPU), to choose among renderers this API does not offer."""
-
-    def select_parser(self, request, parsers):
-        media_type = request.content_type.partition(";")[0].strip().lower()
-        return next((parser for parser in parsers if parser.media_type == media_type), None)
-
-    def select_renderer(self, request, renderers, format_suffix=None):
-        return renderers[0], renderers[0].media_type
-
-
 class PublicAPIView(APIView):
     authentication_classes = []
     permission_classes = [AllowAny]
     parser_classes = [JSONParser]
     renderer_classes = [JSONRenderer]
-    content_negotiation_class = JsonOnly
 
 
 class RegistrationStart(PublicAPIView):

@@ -5,7 +5,7 @@ language. Pages holding personal data are never cached."""
 from django.contrib import messages
 from django.http import Http404, JsonResponse
 from django.shortcuts import get_object_or_404, redirect, render
-from django.utils.translation import get_language
+from django.utils.translation import get_language, ngettext
 from django.utils.translation import gettext_lazy as _
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_http_methods
@@ -48,7 +48,7 @@ def altcha_challenge(request):
 
 def _show_error(form, exc: DomainError) -> None:
     field = getattr(exc, "field", None)
-    form.add_error(field if field in form.fields else None, str(exc.message))
+    form.add_error(field if field in form.fields else None, _refusal_with_wait(exc))
 
 
 @never_cache
@@ -115,10 +115,24 @@ def register_resend(request):
             proof_ok=pow.verify_solution(request.POST.get("altcha")),
             language=get_language(),
         )
-        request.session["flash"] = "sent"
     except DomainError as exc:
-        request.session["flash"] = str(exc.message)
+        messages.error(request, _refusal_with_wait(exc))
+    else:
+        messages.success(request, _("A new code is on its way."))
     return redirect("register-verify")
+
+
+def _refusal_with_wait(exc: DomainError) -> str:
+    """A refusal's message, with when to try again if it says."""
+    if not exc.retry_after:
+        return str(exc.message)
+    minutes = max(1, -(-int(exc.retry_after) // 60))
+    wait = ngettext(
+        "You can ask again in %(minutes)d minute.",
+        "You can ask again in %(minutes)d minutes.",
+        minutes,
+    ) % {"minutes": minutes}
+    return f"{exc.message} {wait}"
 
 
 @never_cache

@@ -42,6 +42,14 @@ class Busy(DomainError):
     http_status = status.HTTP_503_SERVICE_UNAVAILABLE
 
 
+class RequestTooLarge(APIException):
+    """A body over DATA_UPLOAD_MAX_MEMORY_SIZE (Django raises RequestDataTooBig)."""
+
+    status_code = status.HTTP_413_REQUEST_ENTITY_TOO_LARGE
+    default_detail = _("The request is too large.")
+    default_code = "too_large"
+
+
 def api_exception_handler(exc, context):
     """Every error answer of the API in one envelope, whatever raised it: `{"code", "message"}`,
     plus `"fields": {name: [messages]}` when the error names fields. `code` is stable (clients
@@ -53,14 +61,8 @@ def api_exception_handler(exc, context):
         exc = RequestTooLarge()
     response = drf_exception_handler(exc, context)
     if response is not None:
-        response.data = envelope(response.data, invalid=isinstance(exc, ValidationError))
+        response.data = _envelope(response.data, invalid=isinstance(exc, ValidationError))
     return response
-
-
-class RequestTooLarge(APIException):
-    status_code = status.HTTP_413_REQUEST_ENTITY_TOO_LARGE
-    default_detail = _("The request is too large.")
-    default_code = "too_large"
 
 
 def _domain_response(exc: DomainError) -> Response:
@@ -73,7 +75,7 @@ def _domain_response(exc: DomainError) -> Response:
     return response
 
 
-def envelope(data, *, invalid: bool) -> dict:
+def _envelope(data, *, invalid: bool) -> dict:
     """The envelope for DRF's error `data`: `{"detail": ErrorDetail}` for an exception, or
     a validation error's details (a dict by field, possibly nested, or a list of messages)."""
     if not invalid and isinstance(data, dict) and set(data) == {"detail"}:

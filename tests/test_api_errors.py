@@ -8,6 +8,8 @@ import re
 import pytest
 from django.core.cache import cache
 from django.urls import URLPattern, URLResolver, get_resolver
+from django.utils import translation
+from rest_framework import exceptions
 from rest_framework.test import APIClient
 
 from accounts.models import User
@@ -234,6 +236,12 @@ def test_api_unknown_address_is_not_found_in_the_envelope(as_anonymous):
     assert response.json() == {"code": "not_found", "message": "Not found."}
 
 
+def test_unknown_page_outside_the_api_is_still_a_page(as_anonymous):
+    response = as_anonymous.get("/no-such-page/")
+
+    assert (response.status_code, response["Content-Type"]) == (404, "text/html; charset=utf-8")
+
+
 def test_api_body_over_the_size_limit_is_too_large(as_anonymous, settings):
     settings.DATA_UPLOAD_MAX_MEMORY_SIZE = 1000
 
@@ -305,3 +313,48 @@ def test_api_field_error_is_put_beside_its_field():
             "fields": {"contact": ["Give a mobile number."]},
         },
     )
+
+
+class Unavailable(exceptions.APIException):
+    status_code = 503
+    default_detail = "Come back later."
+    default_code = "unavailable"
+
+
+@pytest.mark.parametrize(
+    "error,expected",
+    [
+        (exceptions.NotFound, (404, {"code": "not_found", "message": "Not found."})),
+        (
+            lambda: exceptions.MethodNotAllowed("PUT"),
+            (405, {"code": "method_not_allowed", "message": 'Method "PUT" not allowed.'}),
+        ),
+        (
+            lambda: exceptions.UnsupportedMediaType("text/plain"),
+            (
+                415,
+                {
+                    "code": "unsupported_media_type",
+                    "message": 'Unsupported media type "text/plain" in request.',
+                },
+            ),
+        ),
+        (
+            lambda: exceptions.Throttled(wait=30),
+            (
+                429,
+                {
+                    "code": "throttled",
+                    "message": "Request was throttled. Expected available in 30 seconds.",
+                },
+            ),
+        ),
+        (Unavailable, (503, {"code": "unavailable", "message": "Come back later."})),
+    ],
+    ids=["404", "405", "415", "429", "503"],
+)
+def test_api_drf_exception_gets_its_code_in_the_envelope(error, expected):
+    with translation.override("en"):  # DRF translates a message when the exception is made
+        response = api_exception_handler(error(), {})
+
+    assert (response.status_code, response.data) == expected

@@ -75,7 +75,9 @@ def test_planted_session_gives_nothing_once_the_victim_registers(window):
     assert registered.status_code == 302 and registered["Location"].startswith("/receipt/")
     assert victim.cookies[SESSION].value != planted
     assert (stolen.status_code, stolen["Location"]) == (302, "/my/login/")
-    assert victim.get("/my/").status_code == 200
+    assert [entry for entry, _token in victim.get("/my/").context["rows"]] == [
+        Entry.objects.get()  # the victim's: the attacker never entered a code
+    ]
 
 
 def test_planted_session_gives_nothing_once_the_victim_logs_in(db):

@@ -358,3 +358,75 @@ def test_overseas_mobiles_in_national_form_register(client, window, national, e1
 
     assert response.status_code == 202, response.json()
     assert _codes_to(e164)
+
+
+def test_api_start_with_a_proof_when_redis_is_down_is_a_clean_503(client, window, monkeypatch):
+    import redis
+
+    from accounts import pow as pow_module
+
+    def down(*args, **kwargs):
+        raise redis.ConnectionError("redis down")
+
+    body = _answers(window)
+    monkeypatch.setattr(pow_module.cache, "add", down)
+
+    response = _api_start(client, body)
+
+    assert response.status_code == 503
+    assert response.json()["code"] == "service_busy"
+    assert response["Retry-After"] == "60"
+    assert PendingRegistration.objects.count() == 0
+
+
+def test_an_office_without_javascript_registers_thirty_people_an_hour(window):
+    from datetime import date
+
+    from booking import registration
+
+    started = []
+    for n in range(30):  # one address, no proof of work: a family or an association's office
+        data = registration.RegistrationInput(
+            procedure=window.procedures.first().code,
+            identity_kind="agdref",
+            identifier=f"{7500000100 + n}",
+            given_names="Amina",
+            family_name=f"Person{n}",
+            birth_date=date(1990, 1, 1),
+            nationality="AF",
+            contact_kind="email",
+            contact=f"person{n}@example.org",
+        )
+        pending = registration.start_registration(
+            window=window, data=data, client_ip="192.0.2.50", proof_ok=False
+        )
+        started.append(pending.pk)
+
+    assert len(set(started)) == 30
+
+
+def test_send_a_new_code_says_when_it_can(client, window):
+    from booking import views
+
+    start = client.post(
+        f"/register/{window.code}/",
+        {
+            "procedure": window.procedures.first().code,
+            "identity_kind": "agdref",
+            "identifier": "7512345678",
+            "family_name": "Haidari",
+            "given_names": "Amina",
+            "birth_date": "1991-03-04",
+            "nationality": "AF",
+            "contact_kind": "phone",
+            "contact": VICTIM,
+        },
+    )
+    assert start.status_code == 302, start.content.decode()[:2000]
+
+    # Within the minute's cooldown.
+    again = client.post("/register/resend/", follow=True, HTTP_ACCEPT_LANGUAGE="en")
+
+    page = again.content.decode()
+    assert views.PENDING_KEY in client.session
+    assert "You can ask again in 1 minute." in page

@@ -6,7 +6,6 @@ import json
 import re
 
 import pytest
-from django.core.cache import cache
 from django.urls import URLPattern, URLResolver, get_resolver
 from django.utils import translation
 from rest_framework import exceptions
@@ -56,13 +55,6 @@ def _endpoints(patterns=None, prefix=""):
 
 
 ENDPOINTS = sorted(_endpoints(), key=lambda endpoint: endpoint[0])
-
-
-@pytest.fixture(autouse=True)
-def _fresh_cache():
-    cache.clear()
-    yield
-    cache.clear()
 
 
 @pytest.fixture

@@ -1,26 +1,16 @@
 """One-time codes: tries, lockouts and sending limits, at their edges, with a frozen clock."""
 
-import os
 import re
 from datetime import timedelta
 
 import pytest
 import time_machine
-from django.core.cache import cache
-from django.core.cache.backends.locmem import LocMemCache
-from django.core.cache.backends.redis import RedisCache
 from django.utils import timezone
+from limits.strategies import MovingWindowRateLimiter
 
 from accounts import otp, ratelimit
 from accounts.models import ContactCodeDevice, OutboxMessage
 from config.errors import Busy, DomainError, Throttled
-
-
-@pytest.fixture(autouse=True)
-def _fresh_cache():
-    cache.clear()
-    yield
-    cache.clear()
 
 
 @pytest.fixture
@@ -85,7 +75,7 @@ def test_new_code_voids_the_previous_one(contact):
         otp.verify_code(contact=contact, code=second)
 
 
-def test_fifth_wrong_try_spends_the_code(contact):
+def test_fifth_wrong_try_spends_the_code_and_says_so(contact):
     otp.send_code(contact=contact, client_ip="1.1.1.1", proof_ok=True)
     code = _code()
     for _ in range(5):
@@ -96,27 +86,44 @@ def test_fifth_wrong_try_spends_the_code(contact):
     with pytest.raises(DomainError) as spent:
         otp.verify_code(contact=contact, code=code)
 
-    assert spent.value.code == "code_expired"
+    assert spent.value.code == "code_too_many_tries"
+    assert ContactCodeDevice.objects.get(contact=contact).token is None
 
 
-def test_ten_failures_lock_fifteen_minutes_then_thirty(contact):
+def test_a_new_code_after_too_many_tries_can_be_used(contact):
     with time_machine.travel(timezone.now(), tick=False) as clock:
-        for round_ in range(2):
+        otp.send_code(contact=contact, client_ip="1.1.1.1", proof_ok=True)
+        for _ in range(5):
+            with pytest.raises(DomainError):
+                otp.verify_code(contact=contact, code=_wrong(_code()))
+        clock.shift(timedelta(seconds=61))
+        otp.send_code(contact=contact, client_ip="1.1.1.1", proof_ok=True)
+
+        otp.verify_code(contact=contact, code=_code())
+
+    assert ContactCodeDevice.objects.get(contact=contact).attempts == 0
+
+
+def test_ten_failures_lock_fifteen_minutes_doubling_up_to_an_hour(contact):
+    with time_machine.travel(timezone.now(), tick=False) as clock:
+        for expected in (timedelta(minutes=15), timedelta(minutes=30), otp.LOCK_MAX, otp.LOCK_MAX):
             for _ in range(2):
                 clock.shift(timedelta(minutes=16))
-                cache.clear()
+                ratelimit.reset()  # past the sending limits: only the lock is looked at
                 otp.send_code(contact=contact, client_ip="1.1.1.1", proof_ok=True)
                 for _ in range(5):
                     with pytest.raises(DomainError):
                         otp.verify_code(contact=contact, code="000000")
             device = ContactCodeDevice.objects.get(contact=contact)
-            expected = timedelta(minutes=15 * 2**round_)
             assert device.locked_until == timezone.now() + expected
-            with pytest.raises(Throttled):
+            with pytest.raises(Throttled) as locked:
                 otp.verify_code(contact=contact, code="000000")
+            assert locked.value.code == "contact_locked"
             clock.shift(expected - timedelta(seconds=1))
-            with pytest.raises(Throttled):
+            ratelimit.reset()
+            with pytest.raises(Throttled) as still_locked:
                 otp.send_code(contact=contact, client_ip="1.1.1.1", proof_ok=True)
+            assert still_locked.value.code == "contact_locked"
             clock.shift(timedelta(seconds=2))
 
 
@@ -145,38 +152,60 @@ def test_at_most_three_sends_per_quarter_hour(contact):
     assert OutboxMessage.objects.count() == 3
 
 
-def test_without_proof_of_work_the_ip_limit_is_stricter(db):
-    contacts = [otp.get_or_create_contact(kind="phone", value=f"+3361234560{i}") for i in range(6)]
-    for contact in contacts[:5]:
-        otp.send_code(contact=contact, client_ip="2.2.2.2", proof_ok=False)
-
-    with pytest.raises(Throttled):
-        otp.send_code(contact=contacts[5], client_ip="2.2.2.2", proof_ok=False)
-    otp.send_code(contact=contacts[5], client_ip="3.3.3.3", proof_ok=True)
-
-
-def _broken_local_cache():
-    def broken(*args, **kwargs):
-        raise ConnectionError("store down")
-
-    store = LocMemCache("broken", {})
-    store.add = store.incr = store.get = store.set = broken
-    return store
+def _codes_let_through(client_ip: str, proof_ok: bool) -> tuple[int, str]:
+    """How many codes one address gets sent to new contacts before it is refused, and why."""
+    for index in range(100):
+        contact = otp.get_or_create_contact(kind="phone", value=f"+336{client_ip[-1]}{index:07d}")
+        try:
+            otp.send_code(contact=contact, client_ip=client_ip, proof_ok=proof_ok)
+        except Throttled as refused:
+            return index, refused.code
+    return 100, ""
 
 
-@pytest.mark.parametrize(
-    "down",
-    [
-        pytest.param(lambda: RedisCache("redis://127.0.0.1:1/0", {}), id="redis-unreachable"),
-        pytest.param(_broken_local_cache, id="local-cache-failing"),
-    ],
+def test_an_address_gets_its_hourly_codes_with_or_without_proof_of_work(db):
+    with_proof = _codes_let_through("10.0.0.1", proof_ok=True)
+    without_proof = _codes_let_through("10.0.0.2", proof_ok=False)
+
+    assert with_proof == (otp.IP_LIMIT_WITH_PROOF, "too_many_requests")
+    assert without_proof == (otp.IP_LIMIT_WITHOUT_PROOF, "too_many_requests")
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="BUG accounts/otp.py: IP_LIMIT_WITHOUT_PROOF (40) > IP_LIMIT_WITH_PROOF (30); "
+    "accounts/pow.py promises stricter per-address limits without a proof of work",
 )
-def test_sending_fails_closed_when_the_rate_limit_store_is_down(contact, monkeypatch, down):
-    monkeypatch.setattr(ratelimit, "_store", down)
+def test_a_proof_of_work_never_lowers_an_addresses_limit(db):
+    with_proof, _refusal = _codes_let_through("10.0.0.1", proof_ok=True)
+    without_proof, _refusal = _codes_let_through("10.0.0.2", proof_ok=False)
 
-    with pytest.raises(Busy):
+    assert with_proof >= without_proof
+
+
+@pytest.fixture
+def dead_store(monkeypatch):
+    """The rate-limit store down: nothing listens on port 1."""
+    dead = MovingWindowRateLimiter(ratelimit._storage("redis://127.0.0.1:1/0"))
+    monkeypatch.setattr(ratelimit, "_limiter", dead)
+
+
+def test_sending_fails_closed_when_the_rate_limit_store_is_down(contact, dead_store):
+    with pytest.raises(Busy) as refused:
         otp.send_code(contact=contact, client_ip="1.1.1.1", proof_ok=True)
+
+    assert refused.value.code == "service_busy"
     assert OutboxMessage.objects.count() == 0
+    assert ContactCodeDevice.objects.get(contact=contact).sent_count == 0
+
+
+def test_a_code_already_sent_can_be_used_while_the_rate_limit_store_is_down(contact, request):
+    otp.send_code(contact=contact, client_ip="1.1.1.1", proof_ok=True)
+    request.getfixturevalue("dead_store")
+
+    otp.verify_code(contact=contact, code=_code())
+
+    assert ContactCodeDevice.objects.get(contact=contact).contact.verified_at is not None
 
 
 def test_codes_never_reach_the_logs(contact, caplog):
@@ -186,84 +215,3 @@ def test_codes_never_reach_the_logs(contact, caplog):
     otp.verify_code(contact=contact, code=code)
 
     assert code not in caplog.text
-
-
-# --- Rate-limit store: the same rules on Redis (one Lua script) and on the local cache --------
-
-
-@pytest.fixture(
-    params=[
-        "local",
-        pytest.param("redis", marks=pytest.mark.redis),
-    ]
-)
-def store(request, monkeypatch):
-    if request.param == "redis":
-        backend = RedisCache(os.environ["REDIS_URL"], {})
-    else:
-        backend = LocMemCache(f"ratelimit-{request.node.name}", {})
-    backend.clear()
-    monkeypatch.setattr(ratelimit, "_store", lambda: backend)
-    yield backend
-    backend.clear()
-
-
-def _refusal(*rules) -> str | None:
-    try:
-        ratelimit.check(*rules)
-    except Throttled as exc:
-        return exc.code
-    return None
-
-
-def test_rate_limit_stops_at_the_first_refusal_and_keeps_earlier_counts(store):
-    rules = (ratelimit.Hit("ip:x", 2, 3600), ratelimit.Cooldown("send:1", 60))
-    with time_machine.travel(timezone.now().replace(minute=0, second=1), tick=False) as clock:
-        outcomes = [_refusal(*rules) for _ in range(3)]
-        clock.shift(timedelta(seconds=61))
-        after_cooldown = _refusal(ratelimit.Cooldown("send:1", 60))
-
-    # The second request was refused by the cooldown, yet its address hit was counted.
-    assert outcomes == [None, "code_cooldown", "too_many_requests"]
-    assert after_cooldown is None
-
-
-def test_rate_limit_counts_per_fixed_window(store):
-    with time_machine.travel(timezone.now().replace(minute=0, second=1), tick=False) as clock:
-        inside = [_refusal(ratelimit.Hit("k", 3, 900)) for _ in range(4)]
-        clock.shift(timedelta(minutes=15))
-        next_window = _refusal(ratelimit.Hit("k", 3, 900))
-
-    assert inside == [None, None, None, "too_many_requests"]
-    assert next_window is None
-
-
-def test_rate_limit_cooldown_reports_when_it_ends(store):
-    with time_machine.travel(timezone.now(), tick=False) as clock:
-        ratelimit.check(ratelimit.Cooldown("send:2", 60))
-        clock.shift(timedelta(seconds=20))
-        with pytest.raises(Throttled) as early:
-            ratelimit.check(ratelimit.Cooldown("send:2", 60))
-
-    assert early.value.retry_after == 41
-
-
-@pytest.mark.redis
-def test_sending_a_code_checks_every_limit_in_one_redis_round_trip(contact, monkeypatch):
-    import redis
-
-    monkeypatch.setattr(ratelimit, "_store", lambda: RedisCache(os.environ["REDIS_URL"], {}))
-    otp.send_code(contact=contact, client_ip="1.1.1.1", proof_ok=True)  # loads the script
-    commands = []
-    execute = redis.Redis.execute_command
-
-    def counting(self, *args, **kwargs):
-        commands.append(args[0])
-        return execute(self, *args, **kwargs)
-
-    monkeypatch.setattr(redis.Redis, "execute_command", counting)
-    with time_machine.travel(timezone.now() + timedelta(seconds=61), tick=False):
-        otp.send_code(contact=contact, client_ip="1.1.1.1", proof_ok=True)
-
-    assert commands == ["EVALSHA"]
-    assert OutboxMessage.objects.count() == 2

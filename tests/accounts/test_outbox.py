@@ -216,6 +216,3 @@ def test_a_run_delivers_in_batches_and_asks_for_more_when_out_of_time(
     assert kicked == [1]  # the rest is asked for
     assert outbox.deliver_pending(limit=2) == 3  # batches until one is not full
     assert sorted(m["dedup_key"] for m in sms_sent) == [f"b{i}" for i in range(5)]
-
-
-# --- Kicks gathered by a thread of the process ------------------------------------------------

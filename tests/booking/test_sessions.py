@@ -8,7 +8,6 @@ from datetime import timedelta
 import pytest
 import time_machine
 from django.conf import settings
-from django.core.cache import cache
 from django.test import Client
 from django.urls import URLResolver, get_resolver
 from django.utils import timezone, translation
@@ -19,13 +18,6 @@ from booking.models import Entry, EntryStatus, WindowState
 from tests.factories import AppointmentFactory, ContactFactory, EntryFactory
 
 SESSION = settings.SESSION_COOKIE_NAME
-
-
-@pytest.fixture(autouse=True)
-def _fresh_cache():
-    cache.clear()  # sending limits are tested elsewhere
-    yield
-    cache.clear()
 
 
 def _form(window, **changes):

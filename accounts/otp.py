@@ -38,9 +38,10 @@ LOCK_BASE = timedelta(minutes=15)
 LOCK_MAX = timedelta(hours=1)
 SEND_LIMITS = [(3, 15 * 60), (5, 3600)]  # per contact: (count, period in seconds)
 SEND_COOLDOWN = 60
-IP_LIMIT_WITH_PROOF = 30  # per hour
+IP_LIMIT_WITH_PROOF = 60  # per hour
 # Per hour, for browsers without JavaScript: a family or an association's office behind one
-# address registers 30 people an hour; the per-contact caps and the SMS budget bound the rest.
+# address registers 30 people an hour (and asks for a few codes again); the per-contact caps
+# and the SMS budget bound the rest. Never above the limit with a proof.
 IP_LIMIT_WITHOUT_PROOF = 40
 
 
@@ -50,9 +51,10 @@ def get_or_create_contact(*, kind: str, value: str) -> Contact:
     requests creating the same contact meet on its unique blind index: the loser reads the
     winner's rows."""
     value_hash = blind_index("contact", value)
-    contact = _known_contact(value_hash)
-    if contact is not None:
-        return contact
+    return _known_contact(value_hash) or _create_contact(kind, value, value_hash)
+
+
+def _create_contact(kind: str, value: str, value_hash: str) -> Contact:
     try:
         with transaction.atomic():
             return _new_contact(kind, value, value_hash)
@@ -183,7 +185,7 @@ def contact_with_code(
         proof_ok=proof_ok,
         verified=known is not None and known.verified_at is not None,
     )
-    contact = known or get_or_create_contact(kind=kind, value=value)
+    contact = known or _create_contact(kind, value, blind_index("contact", value))
     issue_code(contact=contact, language=language)
     return contact
 

@@ -122,6 +122,11 @@ class RegistrationStart(PublicAPIView):
         if window is None:
             raise Http404
         proof = fields.pop("proof", None)
+        data = registration.RegistrationInput.from_answers(fields)
+        key = request.headers.get("Idempotency-Key", "")[:80] or None
+        earlier = key and registration.replayed_start(window=window, data=data, idempotency_key=key)
+        if earlier:  # a retry: its proof was spent by the first try
+            return Response(_pending_state(earlier), status=status.HTTP_202_ACCEPTED)
         # Every client proves work, unless it holds a partner key of the window's prefecture.
         partner = partners.partner_for(request.headers.get("Authorization", ""), window)
         if partner is None and not pow.verify_solution(proof):
@@ -132,12 +137,12 @@ class RegistrationStart(PublicAPIView):
             )
         pending = registration.start_registration(
             window=window,
-            data=registration.RegistrationInput.from_answers(fields),
+            data=data,
             client_ip=client_ip(request),
             proof_ok=True,
             channel=Channel.API,
             language=get_language(),
-            idempotency_key=request.headers.get("Idempotency-Key", "")[:80] or None,
+            idempotency_key=key,
         )
         return Response(_pending_state(pending), status=status.HTTP_202_ACCEPTED)
 

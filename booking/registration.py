@@ -197,6 +197,15 @@ def _replayed(key: str, contact: str, request_hash: str) -> PendingRegistration 
     return earlier
 
 
+def replayed_start(
+    *, window: Window, data: RegistrationInput, idempotency_key: str
+) -> PendingRegistration | None:
+    """The registration an earlier request with this key and these answers started, if any
+    (checked before anything is spent on a retry: a proof of work is single use)."""
+    answers = _normalised(data)
+    return _replayed(idempotency_key, answers["contact"], _request_hash(window, answers))
+
+
 def start_registration(
     *,
     window: Window,
@@ -436,10 +445,12 @@ def _register(pending: PendingRegistration, answers: dict, procedure, language: 
     person already holds an entry for the procedure."""
     # Lock the contact: its seats are counted and taken one submit at a time.
     Contact.objects.select_for_update().filter(pk=pending.contact_id).exists()
+    # A full contact is refused before duplicates are looked at: it learns nothing of others.
+    seat = _free_seat(pending.contact)
     person = _person(answers)
     if Entry.objects.filter(person=person, procedure=procedure, active=True).exists():
         return None
-    entry = _insert_entry(pending, answers, person, procedure, _free_seat(pending.contact))
+    entry = _insert_entry(pending, answers, person, procedure, seat)
     if entry is None:
         return None
     if answers["sites"]:

@@ -171,11 +171,6 @@ def test_an_address_gets_its_hourly_codes_with_or_without_proof_of_work(db):
     assert without_proof == (otp.IP_LIMIT_WITHOUT_PROOF, "too_many_requests")
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="BUG accounts/otp.py: IP_LIMIT_WITHOUT_PROOF (40) > IP_LIMIT_WITH_PROOF (30); "
-    "accounts/pow.py promises stricter per-address limits without a proof of work",
-)
 def test_a_proof_of_work_never_lowers_an_addresses_limit(db):
     with_proof, _refusal = _codes_let_through("10.0.0.1", proof_ok=True)
     without_proof, _refusal = _codes_let_through("10.0.0.2", proof_ok=False)

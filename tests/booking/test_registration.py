@@ -405,11 +405,6 @@ def test_api_start_retry_with_idempotency_key_sends_one_code(client, window):
     assert OutboxMessage.objects.count() == 1
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="BUG booking/api.py RegistrationStart.post: the single-use proof is checked before "
-    "the Idempotency-Key replay, so resending the same request is refused 400 proof_required",
-)
 def test_api_start_resent_as_it_was_with_its_idempotency_key_answers_the_same(client, window):
     """A client whose connection dropped resends the very same request (same body, same proof):
     it must get its registration, not an error, and no second code."""
@@ -727,8 +722,9 @@ def test_api_status_query_budget(client, window, django_assert_max_num_queries):
 
 @pytest.mark.xfail(
     strict=True,
-    reason="REGRESSION accounts/otp.py contact_with_code: a new contact costs 22 statements, a "
-    "known one 16 (issue #3, no enumeration by timing, docs/benchmarks.md)",
+    reason="KNOWN LIMITATION: a new contact costs 21 statements (its user, contact and device "
+    "rows, in a savepoint), a known one 16; the answer is the same, the time differs by a few "
+    "statements (bench/enumeration.py measures it; docs/benchmarks.md)",
 )
 def test_api_start_costs_the_same_statements_for_a_known_contact_and_a_new_one(client, window):
     """Known or new, a contact costs the same statements: the time of the answer says little
@@ -779,11 +775,6 @@ def test_register_second_entry_on_a_contact_takes_the_next_seat(prefecture):
     assert first.contact_id == second.contact_id
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="REGRESSION booking/registration.py _register: the duplicate person is looked up "
-    "before the contact's free seat, so a full contact is told already_registered",
-)
 def test_register_full_contact_is_refused_before_duplicates_are_looked_at(prefecture):
     windows = _contact_with_three_entries(prefecture)
 

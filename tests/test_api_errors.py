@@ -14,6 +14,7 @@ from rest_framework.test import APIClient
 from accounts.models import User
 from booking.registration import FieldError
 from config.errors import api_exception_handler
+from tests.answers import api_answers
 from tests.factories import ContactFactory
 
 pytestmark = pytest.mark.django_db
@@ -264,18 +265,8 @@ def test_api_domain_error_keeps_its_code(as_anonymous):
 
 
 def test_api_domain_error_on_a_field_names_the_field(as_anonymous, window):
-    payload = {
-        "window": window.code,
-        "procedure": window.procedures.first().code,
-        "identity_kind": "agdref",
-        "identifier": "7512345678",
-        "family_name": "Haidari",
-        "given_names": "Amina",
-        "birth_date": "1991-03-04",
-        "nationality": "AF",
-        "contact_kind": "phone",
-        "contact": "0899123456",  # not a mobile number; without a proof of work either
-    }
+    # Not a mobile number; without a proof of work either.
+    payload = api_answers(window, contact="0899123456")
 
     response = as_anonymous.post(
         "/api/v1/registrations/", payload, format="json", HTTP_ACCEPT_LANGUAGE="en"

@@ -12,11 +12,12 @@ from django.db.models.functions import Now
 from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
-from accounts import otp, pow, ratelimit
+from accounts import otp, ratelimit
 from accounts.models import Contact, OutboxMessage
 from booking import registration
 from booking.models import Entry, PendingRegistration, Window, WindowState
 from config.errors import DomainError, Throttled
+from tests.answers import form_answers, solved_proof
 from tests.factories import ProcedureFactory, SiteFactory, WindowFactory
 
 IDENTITY = {
@@ -240,19 +241,7 @@ def test_register_sites_of_another_prefecture_are_refused(window, other_prefectu
 
 
 def _form(window, **changes):
-    data = {
-        "procedure": window.procedures.first().code,
-        "identity_kind": "agdref",
-        "identifier": "7512345678",
-        "family_name": "Haidari",
-        "given_names": "Amina",
-        "birth_date": "1991-03-04",
-        "nationality": "AF",
-        "contact_kind": "phone",
-        "contact": "0612345678",
-    }
-    data.update(changes)
-    return data
+    return form_answers(window, **changes)
 
 
 def test_web_registration_end_to_end_without_javascript(client, window):
@@ -348,10 +337,7 @@ def test_web_pages_with_personal_data_are_not_cached(client, window):
 
 
 def _proof() -> str:
-    """A solved proof of work, as the ALTCHA widget sends it (each is good for one request)."""
-    # An easy puzzle: how hard it is made is pow's business (tests/accounts/test_pow.py).
-    challenge = pow.create_challenge(max_number=1000)
-    return pow.encode_solution(challenge, pow.solve(challenge))
+    return solved_proof()
 
 
 def _api_payload(window, **changes):

@@ -15,24 +15,14 @@ from django.utils import timezone, translation
 from accounts.models import OutboxMessage, User
 from booking import registration
 from booking.models import Entry, EntryStatus, WindowState
+from tests.answers import form_answers
 from tests.factories import AppointmentFactory, ContactFactory, EntryFactory
 
 SESSION = settings.SESSION_COOKIE_NAME
 
 
 def _form(window, **changes):
-    return {
-        "procedure": window.procedures.first().code,
-        "identity_kind": "agdref",
-        "identifier": "7512345678",
-        "family_name": "Haidari",
-        "given_names": "Amina",
-        "birth_date": "1991-03-04",
-        "nationality": "AF",
-        "contact_kind": "phone",
-        "contact": "0612345678",
-        **changes,
-    }
+    return form_answers(window, **changes)
 
 
 ATTACKER = {"identifier": "7587654321", "family_name": "Mallory", "contact": "0698765432"}

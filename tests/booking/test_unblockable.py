@@ -14,12 +14,13 @@ import pytest
 import time_machine
 from django.utils import timezone
 
-from accounts import otp, pow, ratelimit
+from accounts import otp, ratelimit
 from accounts.crypto import blind_index
 from accounts.models import Contact, ContactCodeDevice, OutboxMessage, Role
 from booking import partners
 from booking.models import DuplicateFlag, Entry, PendingRegistration
 from config.errors import Throttled
+from tests.answers import api_answers, form_answers, solved_proof
 from tests.factories import StaffFactory
 
 VICTIM = "06 12 34 56 78"
@@ -171,25 +172,9 @@ def test_a_flood_of_new_contacts_leaves_verified_applicants_and_email(client, wi
 # --- The API: proof of work or a partner key --------------------------------------------------
 
 
-def _proof() -> str:
-    challenge = pow.create_challenge(max_number=1000)
-    return pow.encode_solution(challenge, pow.solve(challenge))
-
-
 def _answers(window, proof=True) -> dict:
-    answers = {
-        "window": window.code,
-        "procedure": window.procedures.first().code,
-        "identity_kind": "agdref",
-        "identifier": "7512345678",
-        "family_name": "Haidari",
-        "given_names": "Amina",
-        "birth_date": "1991-03-04",
-        "nationality": "AF",
-        "contact_kind": "phone",
-        "contact": VICTIM,
-    }
-    return {**answers, "proof": _proof()} if proof else answers
+    answers = api_answers(window, contact=VICTIM)
+    return {**answers, "proof": solved_proof()} if proof else answers
 
 
 def _api_start(client, body, **headers):
@@ -277,7 +262,7 @@ def test_idempotency_key_retry_returns_the_same_registration_without_a_new_code(
     first = _api_start(client, body, HTTP_IDEMPOTENCY_KEY="retry-1")
     codes = len(_codes_to(VICTIM_E164))
 
-    again = _api_start(client, {**body, "proof": _proof()}, HTTP_IDEMPOTENCY_KEY="retry-1")
+    again = _api_start(client, {**body, "proof": solved_proof()}, HTTP_IDEMPOTENCY_KEY="retry-1")
 
     assert again.status_code == 202
     assert again.json()["token"] == first.json()["token"]
@@ -410,20 +395,7 @@ def test_an_office_without_javascript_registers_thirty_people_an_hour(window):
 def test_send_a_new_code_says_when_it_can(client, window):
     from booking import views
 
-    start = client.post(
-        f"/register/{window.code}/",
-        {
-            "procedure": window.procedures.first().code,
-            "identity_kind": "agdref",
-            "identifier": "7512345678",
-            "family_name": "Haidari",
-            "given_names": "Amina",
-            "birth_date": "1991-03-04",
-            "nationality": "AF",
-            "contact_kind": "phone",
-            "contact": VICTIM,
-        },
-    )
+    start = client.post(f"/register/{window.code}/", form_answers(window, contact=VICTIM))
     assert start.status_code == 302, start.content.decode()[:2000]
 
     # Within the minute's cooldown.

@@ -175,13 +175,11 @@ def _skip_running(window_id: int, actor) -> str:
 def _registered(window_id: int) -> tuple[dict[str, int], dict[str, int]]:
     """The window's entries in one query: entry_id -> 0-based registration position (for the
     checks) and entry_id -> primary key (for the writes)."""
-    with connection.cursor() as cursor:
-        cursor.execute(
-            f"SELECT entry_id, id FROM {Entry._meta.db_table} WHERE window_id = %s "  # noqa: S608
-            "ORDER BY created_at, id",
-            [window_id],
-        )
-        found = cursor.fetchall()
+    found = list(
+        Entry.objects.filter(window_id=window_id)
+        .order_by("created_at", "id")
+        .values_list("entry_id", "id")
+    )
     return {entry_id: i for i, (entry_id, _) in enumerate(found)}, dict(found)
 
 

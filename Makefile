@@ -32,11 +32,11 @@ check: $(STAMP)
 bench: $(STAMP)
 	$(PY) bench/draw.py
 	@if [ -n "$$BENCH_DATABASE_URL" ] && [ -n "$$REDIS_URL" ]; then \
-	  DATABASE_URL="$${BENCH_DATABASE_URL}" $(PY) bench/registration.py --clients 8 --per-client 15 --rounds 30 && \
-	  DATABASE_URL="$${BENCH_DATABASE_URL}" $(PY) bench/registration_cpu.py --count 400 && \
-	  DATABASE_URL="$${BENCH_DATABASE_URL}" $(PY) bench/registration_http_cpu.py --count 300 && \
-	  DATABASE_URL="$${BENCH_DATABASE_URL}" $(PY) bench/enumeration.py; \
-	else echo "Set BENCH_DATABASE_URL=postgres://.../fairslot_bench and REDIS_URL=redis://... for bench/registration.py and bench/enumeration.py"; fi
+	  DATABASE_URL="$${BENCH_DATABASE_URL}" $(PY) bench/registration.py --clients 8 --rounds 10 --phase-seconds 4 && \
+	  DATABASE_URL="$${BENCH_DATABASE_URL}" $(PY) bench/junk.py --seconds 30 --people-rate 10 --junk-rate 300 && \
+	  DATABASE_URL="$${BENCH_DATABASE_URL}" $(PY) bench/registration_cpu.py --count 300 && \
+	  DATABASE_URL="$${BENCH_DATABASE_URL}" $(PY) bench/enumeration.py --samples 150; \
+	else echo "Set BENCH_DATABASE_URL=postgres://.../fairslot_bench and REDIS_URL=redis://... for the registration benchmarks"; fi
 	@if [ -n "$$BENCH_DRAW_DATABASE_URL" ]; then \
 	  DATABASE_URL="$${BENCH_DRAW_DATABASE_URL}" $(PY) bench/draw_service.py --public --lapses 10000; \
 	else echo "Set BENCH_DRAW_DATABASE_URL=postgres://.../fairslot_bench_draw for bench/draw_service.py"; fi

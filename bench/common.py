@@ -153,7 +153,7 @@ def phone(n: int) -> str:
 
 
 def address(n: int) -> str:
-    """A client address of its own for the n-th registration (IP_LIMIT_WITH_PROOF a hour)."""
+    """A client address of its own for the n-th registration (per-address limits an hour)."""
     return f"10.{n // 62500 % 250}.{n // 250 % 250}.{n % 250}"
 
 

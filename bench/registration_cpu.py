@@ -1,110 +1,144 @@
-"""CPU per registration inside one process (no HTTP server, no other clients): the three API
-requests through Django's test client against PostgreSQL and Redis, and in the same process the
-baseline view's request. Steadier than bench/registration.py for comparing two versions of the
-code on a shared machine, since it counts CPU time rather than a rate: this process's, and,
-when PostgreSQL runs on this machine, that of the server process serving its connection.
+"""CPU per request in one process: a registration step by step (the three API requests through
+Django's test client, no HTTP server, no other client, and the code read back from the outbox
+between them), each kind of junk of bench/junk.py, and the baseline view's request. It counts
+CPU time, not a rate, so it says where the time goes whatever else the machine is doing: this
+process's CPU, and that of the PostgreSQL backend serving its connection (read from /proc when
+PostgreSQL runs on this machine).
 
     DATABASE_URL=postgres://postgres@127.0.0.1:5432/fairslot_bench \
-    REDIS_URL=redis://127.0.0.1:6379/13 .venv/bin/python bench/registration_cpu.py --count 400
+    REDIS_URL=redis://127.0.0.1:6379/13 .venv/bin/python bench/registration_cpu.py --count 300
 
-The database is wiped first (its name must end in _bench). The code is read back from the
-outbox as in bench/registration.py, and that read is counted in the registration's CPU.
+The database is wiped first (its name must end in _bench).
 """
 
 import argparse
 import json
+import os
 import sys
 import time
-from functools import partial
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from bench import registration as bench
+from bench import common
+from bench.junk import JUNK_KINDS, junk_request
+
+STEPS = ("start", "code read", "verify", "submit")
 
 
-def main():
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--count", type=int, default=400)
-    args = parser.parse_args()
-    window = bench.bench_database("bench/registration_cpu.py")
-    from django.test import Client
+def _backend_cpu(pid: int) -> float:
+    """CPU seconds used so far by process `pid` (NaN if /proc cannot tell)."""
+    try:
+        with open(f"/proc/{pid}/stat") as stat:
+            fields = stat.read().rsplit(")", 1)[1].split()
+        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    except (OSError, IndexError, ValueError):
+        return float("nan")
 
-    client = Client(HTTP_HOST="127.0.0.1")
 
-    def post(path, body, ip):
-        response = client.post(
-            path, json.dumps(body), content_type="application/json", HTTP_X_FORWARDED_FOR=ip
-        )
+class Bench:
+    def __init__(self, setup: common.Setup):
+        from django.test import Client
+
+        self.setup = setup
+        self.client = Client(HTTP_HOST="127.0.0.1")
+        self.steps = dict.fromkeys(STEPS, 0.0)
+
+    def post(self, path: str, body: dict, ip: str, **headers):
+        response = self.client.post(
+            path, json.dumps(body), content_type="application/json",
+            HTTP_X_FORWARDED_FOR=ip, **headers,
+        )  # fmt: skip
         return response.status_code, response
 
-    steps = dict.fromkeys(("start", "code read", "verify", "submit"), 0.0)
-
-    def step(name, call):
+    def step(self, name: str, call):
         began = time.process_time()
         result = call()
-        steps[name] += time.process_time() - began
+        self.steps[name] += time.process_time() - began
         return result
 
-    def register(n):
-        ip = bench.address(n)
-        body = bench.registration_body(window, n)
-        status, response = step("start", lambda: post("/api/v1/registrations/", body, ip))
+    def register(self, n: int) -> None:
+        ip, body = common.address(n), common.registration_body(self.setup.window, n)
+        key = f"Bearer {self.setup.partner_key}"
+        start = "/api/v1/registrations/"
+        status, response = self.step(
+            "start", lambda: self.post(start, body, ip, HTTP_AUTHORIZATION=key)
+        )
         assert status == 202, response.content
         token = response.json()["token"]
-        code = step("code read", lambda: bench._code_for(bench.phone(n)))
-        verify = {"token": token, "code": code}
-        status, response = step("verify", lambda: post("/api/v1/registrations/verify/", verify, ip))
+        verify = {
+            "token": token,
+            "code": self.step("code read", lambda: common.code_for(body["contact"])),
+        }
+        status, response = self.step(
+            "verify", lambda: self.post("/api/v1/registrations/verify/", verify, ip)
+        )
         assert status == 200, response.content
-        status, response = step(
-            "submit", lambda: post("/api/v1/registrations/submit/", {"token": token}, ip)
+        status, response = self.step(
+            "submit", lambda: self.post("/api/v1/registrations/submit/", {"token": token}, ip)
         )
         assert status == 201, response.content
 
-    def baseline(_n):
-        status, response = post("/bench/baseline/", {}, "10.0.0.1")
+    def baseline(self) -> None:
+        status, response = self.post("/bench/baseline/", {}, "10.255.0.1")
         assert status == 201, response.content
 
-    for n in range(20):  # warm up: imports, connections, compiled statements
-        register(n)
-        baseline(n)
-    server = _server_cpu()
-    steps.update(dict.fromkeys(steps, 0.0))
-    began, began_db = time.process_time(), server()
-    for n in range(100, 100 + args.count):
-        register(n)
-    registration = (time.process_time() - began) / args.count
-    registration_db = (server() - began_db) / args.count
-    began, began_db = time.process_time(), server()
-    for n in range(3 * args.count):
-        baseline(n)
-    request = (time.process_time() - began) / (3 * args.count)
-    request_db = (server() - began_db) / (3 * args.count)
-    print(f"CPU per registration (3 requests): {registration * 1000:.2f} ms")
-    print(
-        "  of which "
-        + ", ".join(f"{name} {spent / args.count * 1000:.2f} ms" for name, spent in steps.items())
-    )
-    print(f"CPU per baseline request: {request * 1000:.2f} ms")
-    print(f"registration / 3 baseline requests: {registration / (3 * request):.1f}")
-    if registration_db == registration_db:  # not NaN: the server process could be read
-        print(
-            f"PostgreSQL CPU per registration: {registration_db * 1000:.2f} ms, per baseline "
-            f"request: {request_db * 1000:.2f} ms; both together, registration / 3 baseline "
-            f"requests: {(registration + registration_db) / (3 * (request + request_db)):.1f}"
+    def junk(self, k: int) -> None:
+        """The k-th junk request of bench/junk.py (so, kind k modulo its kinds)."""
+        _kind, path, body, headers = junk_request(self.setup, k)
+        data = body if isinstance(body, bytes) else json.dumps(body)
+        meta = {"HTTP_" + name.upper().replace("-", "_"): value for name, value in headers.items()}
+        response = self.client.post(
+            path, data, content_type="application/json", HTTP_X_FORWARDED_FOR="10.200.0.1", **meta
         )
+        assert 400 <= response.status_code < 500, response.content
 
 
-def _server_cpu():
-    """A function returning the CPU seconds used so far by the PostgreSQL process serving this
-    connection (NaN when it is not on this machine or cannot be read)."""
+def _backend_pid() -> int:
     from django.db import connection
 
     with connection.cursor() as cursor:
         cursor.execute("SELECT pg_backend_pid()")
-        (pid,) = cursor.fetchone()
+        return cursor.fetchone()[0]
 
-    return partial(bench.process_cpu, pid)
+
+def _measure(function, count: int, pid: int) -> tuple[float, float]:
+    """CPU seconds of this process and of its PostgreSQL backend per call of function(i)."""
+    began, began_db = time.process_time(), _backend_cpu(pid)
+    for i in range(count):
+        function(i)
+    return (time.process_time() - began) / count, (_backend_cpu(pid) - began_db) / count
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--count", type=int, default=300, help="registrations timed")
+    args = parser.parse_args()
+    common.require_services("bench/registration_cpu.py")
+    common.setup_django()
+    bench = Bench(common.prepare_database())
+    for n in range(20):  # warm up: imports, connections
+        bench.register(n)
+        bench.baseline()
+    bench.steps = dict.fromkeys(STEPS, 0.0)
+    pid = _backend_pid()
+    registration, registration_db = _measure(lambda i: bench.register(100 + i), args.count, pid)
+    request, request_db = _measure(lambda _i: bench.baseline(), 3 * args.count, pid)
+    steps = ", ".join(
+        f"{name} {spent / args.count * 1000:.2f}" for name, spent in bench.steps.items()
+    )
+    print(f"CPU per registration (3 requests and the code read): {registration * 1000:.2f} ms")
+    print(f"  by step, ms: {steps}")
+    print(f"CPU per baseline request: {request * 1000:.2f} ms")
+    print(f"PostgreSQL backend CPU per registration: {registration_db * 1000:.2f} ms, "
+          f"per baseline request: {request_db * 1000:.2f} ms")  # fmt: skip
+    both = (registration + registration_db) / (3 * (request + request_db))
+    print(f"one registration request costs {both:.1f} baseline requests (both processes)")
+    kinds = len(JUNK_KINDS)
+    for index, kind in enumerate(JUNK_KINDS):
+        spent, spent_db = _measure(lambda i, at=index: bench.junk(i * kinds + at), args.count, pid)
+        print(f"CPU per junk request, {kind}: {spent * 1000:.2f} ms, "
+              f"PostgreSQL {spent_db * 1000:.2f} ms")  # fmt: skip
 
 
 if __name__ == "__main__":

@@ -1,5 +1,5 @@
 """Benchmark settings: the real settings plus one baseline URL (a bare view inserting a row).
-Used only by bench/registration.py; production never loads this module."""
+Used only by the registration benchmarks (bench/common.py); production never loads it."""
 
 from config.settings import *  # noqa: F403
 

@@ -51,15 +51,17 @@ def get_or_create_contact(*, kind: str, value: str) -> Contact:
     requests creating the same contact meet on its unique blind index: the loser reads the
     winner's rows."""
     value_hash = blind_index("contact", value)
-    return _known_contact(value_hash) or _create_contact(kind, value, value_hash)
+    return _known_contact(value_hash) or _create_contact(kind, value, value_hash)[0]
 
 
-def _create_contact(kind: str, value: str, value_hash: str) -> Contact:
+def _create_contact(kind: str, value: str, value_hash: str) -> tuple[Contact, bool]:
+    """The new contact and True, or, if a concurrent request created it meanwhile, that one
+    and False."""
     try:
         with transaction.atomic():
-            return _new_contact(kind, value, value_hash)
-    except IntegrityError:  # created meanwhile by a concurrent request
-        return _known_contact(value_hash)
+            return _new_contact(kind, value, value_hash), True
+    except IntegrityError:
+        return _known_contact(value_hash), False
 
 
 def _known_contact(value_hash: str) -> Contact | None:
@@ -145,29 +147,41 @@ def send_code(*, contact: Contact, client_ip: str, proof_ok: bool, language: str
 
 def issue_code(*, contact: Contact, language: str = "fr") -> None:
     """Store a new code on the contact's device (voiding the previous one) and put its message
-    in the outbox, in one transaction; raises Throttled if the contact is locked. The sending
-    limits are the caller's to check first (`check_send_limits`)."""
-    code = f"{secrets.randbelow(10**6):06d}"
-    with transaction.atomic():
+    in the outbox, in one transaction, on the locked device row; raises Throttled if the
+    contact is locked. The sending limits are the caller's to check first
+    (`check_send_limits`)."""
+    # No savepoint of its own inside the caller's transaction: nothing raises in the block
+    # (a refusal is decided inside and raised after it, having written nothing).
+    with transaction.atomic(savepoint=False):
         device = ContactCodeDevice.objects.select_for_update().get(pk=contact.device.pk)
-        now = timezone.now()
-        if device.locked_until and device.locked_until > now:
-            raise _lock_error(device, now)
-        device.token = _code_hash(contact.value_hash, code)
-        device.valid_until = now + CODE_TTL
-        device.attempts = 0
-        device.sent_count += 1
-        device.save(update_fields=["token", "valid_until", "attempts", "sent_count"])
-        audit.record("otp.sent", target=contact, actor_label="applicant")
-        outbox.enqueue_message(
-            channel=contact.kind,
-            recipient=contact.value,
-            body=_message(code, language),
-            subject="Fairslot",
-            dedup_key=f"otp:{device.pk}:{device.sent_count}",
-            expires_at=device.valid_until,
-        )
+        refusal = _store_code(contact, device, language)
+    if refusal is not None:
+        raise refusal
+
+
+def _store_code(contact: Contact, device: ContactCodeDevice, language: str) -> Throttled | None:
+    """`issue_code` on a device row the caller holds (locked, or inserted by its transaction);
+    returns the refusal, having written nothing, if the contact is locked."""
+    code = f"{secrets.randbelow(10**6):06d}"
+    now = timezone.now()
+    if device.locked_until and device.locked_until > now:
+        return _lock_error(device, now)
+    device.token = _code_hash(contact.value_hash, code)
+    device.valid_until = now + CODE_TTL
+    device.attempts = 0
+    device.sent_count += 1
+    device.save(update_fields=["token", "valid_until", "attempts", "sent_count"])
+    audit.record("otp.sent", target=contact, actor_label="applicant")
+    outbox.enqueue_message(
+        channel=contact.kind,
+        recipient=contact.value,
+        body=_message(code, language),
+        subject="Fairslot",
+        dedup_key=f"otp:{device.pk}:{device.sent_count}",
+        expires_at=device.valid_until,
+    )
     contact.device = device
+    return None
 
 
 def contact_with_code(
@@ -185,8 +199,16 @@ def contact_with_code(
         proof_ok=proof_ok,
         verified=known is not None and known.verified_at is not None,
     )
-    contact = known or _create_contact(kind, value, blind_index("contact", value))
-    issue_code(contact=contact, language=language)
+    if known is not None:
+        issue_code(contact=known, language=language)
+        return known
+    contact, created = _create_contact(kind, value, blind_index("contact", value))
+    if created:  # its device row is this transaction's: no one else can hold it
+        refusal = _store_code(contact, contact.device, language)
+        if refusal is not None:
+            raise refusal
+    else:
+        issue_code(contact=contact, language=language)
     return contact
 
 
@@ -233,18 +255,27 @@ def check_code(*, contact: Contact, code: str) -> bool:
     commit before refusing with `wrong_code()`). Raises DomainError if the code expired or was
     tried too often, or Throttled if the contact is locked; those write nothing."""
     hashed = _code_hash(contact.value_hash, (code or "").strip())
-    with transaction.atomic():
+    # No savepoint of its own inside the caller's transaction: nothing raises in the block.
+    with transaction.atomic(savepoint=False):
         device = ContactCodeDevice.objects.select_for_update().get(pk=contact.device.pk)
         contact.device = device
-        now = timezone.now()
-        if device.locked_until and device.locked_until > now:
-            raise _lock_error(device, now)
-        if not device.token or device.valid_until <= now:
-            raise _spent_code_error(device)
-        if not hmac.compare_digest(device.token, hashed):
-            _record_failure(contact, device, now)
-            return False
-        _spend(contact, device, now)
+        outcome = _checked_code(contact, device, hashed)
+    if isinstance(outcome, DomainError):
+        raise outcome
+    return outcome
+
+
+def _checked_code(contact: Contact, device: ContactCodeDevice, hashed: str):
+    """True (spent), False (failure counted), or the refusal to raise (nothing written)."""
+    now = timezone.now()
+    if device.locked_until and device.locked_until > now:
+        return _lock_error(device, now)
+    if not device.token or device.valid_until <= now:
+        return _spent_code_error(device)
+    if not hmac.compare_digest(device.token, hashed):
+        _record_failure(contact, device, now)
+        return False
+    _spend(contact, device, now)
     return True
 
 

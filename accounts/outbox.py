@@ -31,23 +31,20 @@ def enqueue_message(
     dedup_key: str,
     subject: str = "",
     expires_at=None,
-) -> OutboxMessage | None:
+) -> None:
     """Add a message to the outbox inside the caller's transaction, and ask for its delivery
-    once that commits. A second message with the same dedup key is ignored (returns None)."""
-    message, created = OutboxMessage.objects.get_or_create(
+    once that commits. A second message with the same dedup key is ignored (one INSERT that
+    skips a conflicting row: no savepoint, no read first)."""
+    message = OutboxMessage(
+        channel=channel,
+        recipient=recipient,
+        body=body,
+        subject=subject,
         dedup_key=dedup_key,
-        defaults={
-            "channel": channel,
-            "recipient": recipient,
-            "body": body,
-            "subject": subject,
-            "expires_at": expires_at,
-        },
+        expires_at=expires_at,
     )
-    if not created:
-        return None
+    OutboxMessage.objects.bulk_create([message], ignore_conflicts=True)
     transaction.on_commit(kick_delivery)
-    return message
 
 
 def kick_delivery() -> None:

@@ -17,7 +17,7 @@ from functools import partial
 from django.conf import settings
 from django.core import signing
 from django.db import IntegrityError, transaction
-from django.db.models import F, Q
+from django.db.models import Exists, F, Q
 from django.db.models.functions import Now
 from django.urls import reverse
 from django.utils import timezone, translation
@@ -156,10 +156,11 @@ def _window_closed() -> Conflict:
 def _check_window(window: Window, answers: dict) -> Procedure:
     """Refuse unless the window is open (by database time) and offers the chosen procedure and
     sites; return the procedure."""
-    if not Window.objects.filter(_open_now(), pk=window.pk).exists():
-        raise _window_closed()
-    procedure = window.procedures.filter(code=answers["procedure"]).first()
-    if procedure is None:
+    open_now = Window.objects.filter(_open_now(), pk=window.pk)
+    procedure = window.procedures.filter(Exists(open_now), code=answers["procedure"]).first()
+    if procedure is None:  # which refusal: ask once more (a refusal's cost only)
+        if not open_now.exists():
+            raise _window_closed()
         raise FieldError("procedure", "procedure", _("Choose a procedure of this window."))
     if answers["sites"]:
         known = Site.objects.filter(prefecture_id=window.prefecture_id, code__in=answers["sites"])
@@ -444,7 +445,7 @@ def _register(pending: PendingRegistration, answers: dict, procedure, language: 
     """The entry of a verified registration, with its mark, audit row and receipt; None if the
     person already holds an entry for the procedure."""
     # Lock the contact: its seats are counted and taken one submit at a time.
-    Contact.objects.select_for_update().filter(pk=pending.contact_id).exists()
+    list(Contact.objects.select_for_update().filter(pk=pending.contact_id).values_list("pk"))
     # A full contact is refused before duplicates are looked at: it learns nothing of others.
     seat = _free_seat(pending.contact)
     person = _person(answers)

@@ -388,12 +388,7 @@ def _submittable(pending: PendingRegistration) -> tuple[dict, Procedure]:
     if not pending.verified_at:
         raise DomainError("not_verified", _("Enter the code we sent you first."), http_status=403)
     answers = json.loads(pending.payload)
-    procedure = _check_window(pending.window, answers)
-    if _refused_so_far(pending) >= MAX_DUPLICATE_ANSWERS:
-        raise Throttled(
-            "too_many_duplicates", _("Too many refused registrations from this contact.")
-        )
-    return answers, procedure
+    return answers, _check_window(pending.window, answers)
 
 
 def _insert_entry(pending, answers, person, procedure, seat) -> Entry | None:
@@ -448,9 +443,8 @@ def _register(pending: PendingRegistration, answers: dict, procedure, language: 
     list(Contact.objects.select_for_update().filter(pk=pending.contact_id).values_list("pk"))
     # A full contact is refused before duplicates are looked at: it learns nothing of others.
     seat = _free_seat(pending.contact)
+    # The constraint finds a duplicate person (_insert_entry): no check before the insert.
     person = _person(answers)
-    if Entry.objects.filter(person=person, procedure=procedure, active=True).exists():
-        return None
     entry = _insert_entry(pending, answers, person, procedure, seat)
     if entry is None:
         return None
@@ -491,10 +485,18 @@ def submit_registration(
         answers, procedure = _submittable(pending)
         entry = _register(pending, answers, procedure, language)
         if entry is None:
-            _count_duplicate(pending)
-    if entry is None:  # after the commit: the refusal is counted and audited
-        raise _already_registered()
-    return entry
+            refused = _refused_so_far(pending)
+            if refused < MAX_DUPLICATE_ANSWERS:
+                _count_duplicate(pending)
+    if entry is not None:
+        return entry
+    # After the commit: the refusal is counted and audited. Past the cap, a contact that keeps
+    # trying people already registered is told only that it tried too often.
+    if refused >= MAX_DUPLICATE_ANSWERS:
+        raise Throttled(
+            "too_many_duplicates", _("Too many refused registrations from this contact.")
+        )
+    raise _already_registered()
 
 
 # --- Receipts ---------------------------------------------------------------------------------

@@ -661,9 +661,10 @@ def test_receipt_sms_fits_one_part_and_its_link_opens_the_signed_receipt(client,
 def test_api_start_query_budget(client, window, django_assert_max_num_queries):
     payload = _api_payload(window)
 
-    # 22 measured: window read then checked open, procedure, contact looked up twice, user,
-    # contact, device, code, audit row, message, pending (a new contact, the costlier case).
-    with django_assert_max_num_queries(24):
+    # 15 measured: window read, procedure of the open window, contact looked up, user, contact
+    # and device (in a savepoint), code, audit row, message, pending (a new contact, the
+    # costlier case).
+    with django_assert_max_num_queries(17):
         started = _api(client, "/api/v1/registrations/", payload)
 
     assert (started.status_code, started.json()["status"]) == (202, "code_sent")
@@ -673,9 +674,9 @@ def test_api_verify_query_budget(client, window, django_assert_max_num_queries):
     pending = _start(window)
     code = _last_code(pending.contact)
 
-    # 10 measured: pending with contact and device, device locked, code spent, contact
+    # 8 measured: pending with contact and device, device locked, code spent, contact
     # verified, audit row, pending verified.
-    with django_assert_max_num_queries(12):
+    with django_assert_max_num_queries(10):
         verified = _api(
             client, "/api/v1/registrations/verify/", {"token": pending.token, "code": code}
         )
@@ -686,10 +687,10 @@ def test_api_verify_query_budget(client, window, django_assert_max_num_queries):
 def test_api_submit_query_budget(client, window, django_assert_max_num_queries):
     pending = _verified(window)
 
-    # 23 measured: pending locked, window and procedure checked, refusals read, contact locked,
-    # person, duplicate and seats read, entry, likeness read, pending, audit row, receipt
-    # message (no sites chosen, nobody alike).
-    with django_assert_max_num_queries(25):
+    # 17 measured: pending locked, procedure of the open window, contact locked, seats read,
+    # person read then inserted (savepoint), entry (savepoint), likeness read, pending, audit
+    # row, receipt message (no sites chosen, nobody alike).
+    with django_assert_max_num_queries(19):
         submitted = _api(client, "/api/v1/registrations/submit/", {"token": pending.token})
 
     assert submitted.status_code == 201
@@ -708,8 +709,8 @@ def test_api_status_query_budget(client, window, django_assert_max_num_queries):
 
 @pytest.mark.xfail(
     strict=True,
-    reason="KNOWN LIMITATION: a new contact costs 21 statements (its user, contact and device "
-    "rows, in a savepoint), a known one 16; the answer is the same, the time differs by a few "
+    reason="KNOWN LIMITATION: a new contact costs 14 statements (its user, contact and device "
+    "rows, in a savepoint), a known one 10; the answer is the same, the time differs by a few "
     "statements (bench/enumeration.py measures it; docs/benchmarks.md)",
 )
 def test_api_start_costs_the_same_statements_for_a_known_contact_and_a_new_one(client, window):

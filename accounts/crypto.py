@@ -6,7 +6,7 @@ decrypt, which is how keys rotate). A stored value is "g1." then base64url of a 
 nonce, the ciphertext and its tag. Values written before 2026-11-27 are Fernet tokens
 (AES-128-CBC with HMAC-SHA256), which still decrypt with the same keys; `rotate` rewrites one
 under the newest key, in the new form. (AES-GCM costs about 2 us a value against 15 for Fernet,
-and a registration encrypts ten: docs/benchmarks.md, registration, sixth round.) Random nonces
+and a registration encrypts ten; measured in the change that brought it, 2026-11-27.) Random nonces
 stay safe far beyond a billion values per key; rotate keys well before that.
 
 Encryption is randomised, so uniqueness cannot rest on the ciphertext: it rests on a keyed HMAC

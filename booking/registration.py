@@ -247,7 +247,9 @@ def start_registration(
             )
     except IntegrityError:
         # Only the idempotency key can conflict (the token is random): a concurrent retry of
-        # this request won, and its code is on the way.
+        # this request won, and its code is on the way. (Most concurrent retries are stopped
+        # earlier by the contact's one-minute cooldown, 429: a later retry gets the
+        # registration.)
         earlier = idempotency_key and _replayed(idempotency_key, answers["contact"], request_hash)
         if not earlier:
             raise

@@ -18,7 +18,7 @@ from rest_framework.views import APIView
 
 from accounts import pow
 from accounts.models import ContactKind, IdentityKind
-from booking import partners, registration
+from booking import partners, receipts, registration
 from booking.forms import WEEKDAYS
 from booking.models import Channel
 from booking.registration import FieldError
@@ -88,7 +88,7 @@ class EntryOutput(serializers.Serializer):
     receipt = serializers.SerializerMethodField()
 
     def get_receipt(self, entry) -> str:
-        return registration.receipt_token(entry)
+        return receipts.receipt_token(entry)
 
 
 def _pending_state(pending) -> dict:

@@ -14,14 +14,10 @@ from dataclasses import asdict, dataclass, field, fields
 from datetime import date, timedelta
 from functools import partial
 
-from django.conf import settings
-from django.core import signing
 from django.db import IntegrityError, transaction
 from django.db.models import Exists, F, Q
 from django.db.models.functions import Now
-from django.urls import reverse
-from django.utils import timezone, translation
-from django.utils.translation import gettext
+from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 from accounts import audit, otp
@@ -48,12 +44,12 @@ from booking.models import (
     Window,
     WindowState,
 )
+from booking.receipts import receipt_message
 from config.errors import Busy, Conflict, DomainError, Throttled
 
 logger = logging.getLogger(__name__)
 
 MAX_DUPLICATE_ANSWERS = 3
-RECEIPT_SALT = "fairslot.receipt"
 PENDING_TTL = timedelta(days=1)
 
 
@@ -464,7 +460,7 @@ def _register(pending: PendingRegistration, answers: dict, procedure, language: 
         entry_id=entry.entry_id,
         channel=entry.channel,
     )
-    enqueue_message(**_receipt(entry, pending.contact, language))
+    enqueue_message(**receipt_message(entry, pending.contact, language))
     return entry
 
 
@@ -499,58 +495,3 @@ def submit_registration(
             "too_many_duplicates", _("Too many refused registrations from this contact.")
         )
     raise _already_registered()
-
-
-# --- Receipts ---------------------------------------------------------------------------------
-
-
-def receipt_token(entry: Entry) -> str:
-    """A server-signed proof of a timely registration, checkable on a public page."""
-    return signing.dumps(
-        {
-            "e": entry.entry_id,
-            "w": entry.window.code,
-            "p": entry.procedure.code,
-            "t": entry.created_at.isoformat(),
-        },
-        salt=RECEIPT_SALT,
-        compress=True,
-    )
-
-
-def check_receipt(token: str) -> dict:
-    try:
-        data = signing.loads(token.strip(), salt=RECEIPT_SALT)
-    except signing.BadSignature:
-        raise DomainError(
-            "receipt_invalid",
-            _("This receipt is not valid: it was not issued by this service, or it was changed."),
-        ) from None
-    return {
-        "entry_id": data["e"],
-        "window": data["w"],
-        "procedure": data["p"],
-        "registered_at": data["t"],
-    }
-
-
-def _receipt(entry: Entry, contact: Contact, language: str) -> dict:
-    """The receipt's message (an SMS or e-mail) to `contact`, as OutboxMessage's fields."""
-    # A short link, so that the SMS fits in one part; it redirects to the signed receipt.
-    url = settings.SITE_URL + reverse("receipt-short", args=[entry.entry_id])
-    with translation.override(language):
-        body = gettext(
-            "Fairslot: registration recorded, number %(pseudonym)s. Draw after "
-            "%(close)s. Receipt: %(url)s"
-        ) % {
-            "pseudonym": entry.pseudonym,
-            "url": url,
-            "close": timezone.localtime(entry.window.closes_at).strftime("%d/%m/%Y"),
-        }
-    return {
-        "channel": contact.kind,
-        "recipient": contact.value,
-        "body": body,
-        "subject": "Fairslot",
-        "dedup_key": f"receipt:{entry.entry_id}",
-    }

@@ -3,7 +3,7 @@ service and render; domain errors are shown beside the field they concern, in th
 language. Pages holding personal data are never cached."""
 
 from django.contrib import messages
-from django.http import Http404, JsonResponse
+from django.http import JsonResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.utils.translation import get_language, ngettext
 from django.utils.translation import gettext_lazy as _
@@ -13,12 +13,11 @@ from django.views.decorators.http import require_http_methods
 from accounts import otp, pow
 from accounts.crypto import blind_index
 from accounts.normalize import NormalizationError, normalize_contact
-from booking import registration, selectors
+from booking import receipts, registration, selectors
 from booking.forms import CodeForm, ContactLoginForm, ReceiptCheckForm, RegistrationForm
-from booking.models import HOLDING_STATES, Appointment, Entry, WindowState
+from booking.models import Entry
 from booking.web import client_ip
 from config.errors import DomainError
-from lottery import clock, services_offers
 
 PENDING_KEY = "pending_registration"
 APPLICANT_KEY = "applicant_contact"
@@ -97,7 +96,7 @@ def register_verify(request):
             request.session.cycle_key()
             request.session.pop(PENDING_KEY, None)
             request.session[APPLICANT_KEY] = pending.contact_id
-            return redirect("receipt", token=registration.receipt_token(entry))
+            return redirect("receipt", token=receipts.receipt_token(entry))
     return render(request, "booking/verify.html", {"form": form, "pending": pending})
 
 
@@ -138,7 +137,7 @@ def _refusal_with_wait(exc: DomainError) -> str:
 @never_cache
 def receipt(request, token):
     try:
-        data = registration.check_receipt(token)
+        data = receipts.check_receipt(token)
     except DomainError:
         return render(request, "booking/receipt_invalid.html", status=404)
     entry = (
@@ -156,7 +155,7 @@ def receipt_short(request, entry_id):
     entry = get_object_or_404(
         Entry.objects.select_related("window", "procedure"), entry_id=entry_id
     )
-    return redirect("receipt", token=registration.receipt_token(entry))
+    return redirect("receipt", token=receipts.receipt_token(entry))
 
 
 @never_cache
@@ -166,7 +165,7 @@ def receipt_check(request):
     result = None
     if request.method == "POST" and form.is_valid():
         try:
-            result = registration.check_receipt(form.cleaned_data["receipt"])
+            result = receipts.check_receipt(form.cleaned_data["receipt"])
         except DomainError as exc:
             _show_error(form, exc)
     return render(request, "booking/receipt_check.html", {"form": form, "result": result})
@@ -220,70 +219,6 @@ def my_code(request):
             request.session[APPLICANT_KEY] = contact.pk
             return redirect("my-entries")
     return render(request, "booking/verify.html", {"form": form, "login": True})
-
-
-@never_cache
-def my_entries(request):
-    contact_id = request.session.get(APPLICANT_KEY)
-    if not contact_id:
-        return redirect("my-login")
-    entries = (
-        Entry.objects.filter(contact_id=contact_id)
-        .select_related("window", "window__prefecture", "procedure")
-        .order_by("-created_at")
-    )
-    rows = [(entry, registration.receipt_token(entry)) for entry in entries]
-    appointments = (
-        Appointment.objects.filter(
-            entry__contact_id=contact_id,
-            state__in=HOLDING_STATES,
-            entry__window__state=WindowState.PUBLISHED,  # nobody is told before publication
-            slot__starts_at__gt=clock.now(),  # past ones need no action any more
-        )
-        .select_related("entry", "slot__site")
-        .order_by("slot__starts_at")
-    )
-    return render(request, "booking/my_entries.html", {"rows": rows, "appointments": appointments})
-
-
-@never_cache
-@require_http_methods(["GET", "POST"])
-def my_appointment(request, pk: int, action: str):
-    """Confirm, decline or cancel one's own appointment. GET shows what the action does and asks
-    to confirm it (declining and cancelling cannot be undone); POST does it."""
-    contact_id = request.session.get(APPLICANT_KEY)
-    if not contact_id:
-        return redirect("my-login")
-    if action not in services_offers.APPLICANT_ACTIONS:
-        raise Http404
-    service, state = services_offers.APPLICANT_ACTIONS[action]
-    appointment = get_object_or_404(
-        Appointment.objects.select_related("entry", "slot__site"),
-        pk=pk,
-        entry__contact_id=contact_id,
-        entry__window__state=WindowState.PUBLISHED,
-    )
-    if request.method == "POST":
-        try:
-            service(appointment_id=appointment.pk)
-        except DomainError as error:
-            messages.error(request, error.message)
-        else:
-            messages.success(request, DONE_MESSAGES[action])
-        return redirect("my-entries")
-    if appointment.state != state:
-        messages.error(request, _("This appointment cannot change that way now."))
-        return redirect("my-entries")
-    return render(
-        request, "booking/my_appointment.html", {"appointment": appointment, "action": action}
-    )
-
-
-DONE_MESSAGES = {
-    "accept": _("Your appointment is confirmed. Bring your receipt and your identity papers."),
-    "decline": _("You declined the appointment: it goes to the next person on the waiting list."),
-    "cancel": _("Your appointment is cancelled: it goes to the next person on the waiting list."),
-}
 
 
 @never_cache

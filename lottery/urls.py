@@ -1,9 +1,15 @@
 from django.urls import path
 from django.views.generic import RedirectView
 
-from lottery import api, staff_views, views
+from lottery import api, applicant_views, staff_views, views
 
 urlpatterns = [
+    path("my/", applicant_views.my_entries, name="my-entries"),
+    path(
+        "my/appointments/<int:pk>/<str:action>/",
+        applicant_views.my_appointment,
+        name="my-appointment",
+    ),
     path("draws/", views.draw_list, name="draw-list"),
     path("draws/<str:code>/", views.draw_detail, name="draw-detail"),
     # Short address of the public page, for the rules link in outcome SMS (160 characters).

@@ -14,7 +14,7 @@ from django.utils import timezone
 
 from accounts import otp, ratelimit
 from accounts.models import Contact, OutboxMessage
-from booking import registration
+from booking import receipts, registration
 from booking.models import Entry, PendingRegistration, Window, WindowState
 from config.errors import DomainError, Throttled
 from tests.answers import form_answers, solved_proof
@@ -60,9 +60,7 @@ def test_register_happy_path_gives_entry_and_receipt(window):
 
     assert entry.status == "registered"
     assert re.fullmatch(r"[0-9a-f]{32}", entry.entry_id)
-    assert registration.check_receipt(registration.receipt_token(entry))["entry_id"] == (
-        entry.entry_id
-    )
+    assert receipts.check_receipt(receipts.receipt_token(entry))["entry_id"] == (entry.entry_id)
     assert OutboxMessage.objects.filter(dedup_key=f"receipt:{entry.entry_id}").count() == 1
 
 
@@ -375,7 +373,7 @@ def test_api_flow_start_verify_submit(client, window):
     assert verified.json()["status"] == "verified"
     assert submitted.status_code == 201
     assert submitted.json()["entry_id"] == again.json()["entry_id"] == Entry.objects.get().entry_id
-    assert submitted.json()["receipt"] == registration.receipt_token(Entry.objects.get())
+    assert submitted.json()["receipt"] == receipts.receipt_token(Entry.objects.get())
 
 
 def test_api_start_retry_with_idempotency_key_sends_one_code(client, window):

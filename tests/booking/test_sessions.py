@@ -13,7 +13,7 @@ from django.urls import URLResolver, get_resolver
 from django.utils import timezone, translation
 
 from accounts.models import OutboxMessage, User
-from booking import registration
+from booking import receipts
 from booking.models import Entry, EntryStatus, WindowState
 from tests.answers import form_answers
 from tests.factories import AppointmentFactory, ContactFactory, EntryFactory
@@ -135,7 +135,7 @@ def private_requests(client, window):
     window.save()
     appointment = AppointmentFactory(entry=EntryFactory(window=window, contact=contact))
     entry = appointment.entry
-    token = registration.receipt_token(entry)
+    token = receipts.receipt_token(entry)
     session = client.session
     session["applicant_contact"] = contact.pk
     session.save()
@@ -192,10 +192,10 @@ def test_public_receipt_does_not_tell_the_entrys_status(client, window, status, 
     window.state = WindowState.PUBLISHED
     window.save()
     entry = EntryFactory(window=window, status=status, rank=1)
-    token = registration.receipt_token(entry)
+    token = receipts.receipt_token(entry)
     with translation.override(language):
         label = str(status.label)
-        registered_at = str(registration.check_receipt(token)["registered_at"])
+        registered_at = str(receipts.check_receipt(token)["registered_at"])
 
     short = client.get(f"/r/{entry.entry_id}/", follow=True, HTTP_ACCEPT_LANGUAGE=language)
     checked = client.post(

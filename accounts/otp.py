@@ -191,7 +191,8 @@ def contact_with_code(
     limits first (a refusal writes nothing), then the contact and its code. Call it inside the
     caller's transaction to keep the caller's writes with the code (a locked contact raises
     Throttled and keeps nothing)."""
-    known = find_contact(value=value)
+    value_hash = blind_index("contact", value)
+    known = _known_contact(value_hash)
     check_send_limits(
         kind=kind,
         value=value,
@@ -202,7 +203,7 @@ def contact_with_code(
     if known is not None:
         issue_code(contact=known, language=language)
         return known
-    contact, created = _create_contact(kind, value, blind_index("contact", value))
+    contact, created = _create_contact(kind, value, value_hash)
     if created:  # its device row is this transaction's: no one else can hold it
         refusal = _store_code(contact, contact.device, language)
         if refusal is not None:

@@ -23,13 +23,17 @@ def _hash(key: str) -> str:
     return hashlib.sha256(key.encode()).hexdigest()
 
 
-def create_partner_key(*, prefecture: Prefecture, name: str, actor) -> tuple[PartnerKey, str]:
-    """A new key for `prefecture`, created by a supervisor of it; returns the row and the key,
-    which is shown once and never stored."""
-    if actor.role != Role.SUPERVISOR or actor.prefecture_id != prefecture.pk:
+def _require_supervisor(actor, prefecture_id: int) -> None:
+    if actor.role != Role.SUPERVISOR or actor.prefecture_id != prefecture_id:
         raise DomainError(
             "forbidden", _("Only a supervisor of this prefecture can do this."), http_status=403
         )
+
+
+def create_partner_key(*, prefecture: Prefecture, name: str, actor) -> tuple[PartnerKey, str]:
+    """A new key for `prefecture`, created by a supervisor of it; returns the row and the key,
+    which is shown once and never stored."""
+    _require_supervisor(actor, prefecture.pk)
     key = PREFIX + secrets.token_urlsafe(32)
     with transaction.atomic():
         partner = PartnerKey.objects.create(
@@ -42,10 +46,7 @@ def create_partner_key(*, prefecture: Prefecture, name: str, actor) -> tuple[Par
 
 
 def revoke_partner_key(*, partner: PartnerKey, actor) -> None:
-    if actor.role != Role.SUPERVISOR or actor.prefecture_id != partner.prefecture_id:
-        raise DomainError(
-            "forbidden", _("Only a supervisor of this prefecture can do this."), http_status=403
-        )
+    _require_supervisor(actor, partner.prefecture_id)
     with transaction.atomic():
         PartnerKey.objects.filter(pk=partner.pk, revoked_at__isnull=True).update(
             revoked_at=timezone.now()

@@ -1,6 +1,5 @@
 """Rate limits: moving windows at their edges, with a frozen clock, in memory and on Redis."""
 
-import os
 from datetime import datetime, timedelta
 
 import pytest
@@ -15,21 +14,6 @@ from tests.conftest import run_concurrently
 # Just before a quarter-hour boundary, where a fixed window would start counting afresh.
 EDGE = datetime(2030, 3, 4, 14, 59, 59).astimezone()
 DEAD_REDIS = "redis://127.0.0.1:1/0"  # nothing listens on port 1: every call is refused
-
-
-@pytest.fixture(
-    params=[
-        "memory",
-        pytest.param("redis", marks=pytest.mark.redis),
-    ]
-)
-def limiter(request, monkeypatch):
-    url = os.environ["REDIS_URL"] if request.param == "redis" else None
-    limiter = MovingWindowRateLimiter(ratelimit._storage(url))
-    limiter.storage.reset()
-    monkeypatch.setattr(ratelimit, "_limiter", limiter)
-    yield limiter
-    limiter.storage.reset()
 
 
 @pytest.fixture

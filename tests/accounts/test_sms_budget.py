@@ -1,6 +1,5 @@
 """The SMS budget: a flood of new contacts spends only their share; foreign codes have caps."""
 
-import os
 import random
 from datetime import datetime, timedelta
 
@@ -14,21 +13,6 @@ from config.errors import Busy, Throttled
 
 FRANCE, ALGERIA, SATELLITE = 33, 213, 881
 NOON = datetime(2030, 3, 4, 12, 0, 0).astimezone()
-
-
-@pytest.fixture(
-    params=[
-        "memory",
-        pytest.param("redis", marks=pytest.mark.redis),
-    ]
-)
-def limiter(request, monkeypatch):
-    url = os.environ["REDIS_URL"] if request.param == "redis" else None
-    limiter = MovingWindowRateLimiter(ratelimit._storage(url))
-    limiter.storage.reset()
-    monkeypatch.setattr(ratelimit, "_limiter", limiter)
-    yield limiter
-    limiter.storage.reset()
 
 
 @pytest.fixture

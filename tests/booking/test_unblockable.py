@@ -35,12 +35,12 @@ def _fresh_limits():
 
 
 def _codes_to(value: str) -> list[str]:
-    bodies = [m.body for m in OutboxMessage.objects.filter(dedup_key__startswith="otp:")]
-    recipients = [m.recipient for m in OutboxMessage.objects.filter(dedup_key__startswith="otp:")]
+    """The codes sent to `value`, oldest first, as the phone received them."""
+    messages = OutboxMessage.objects.filter(dedup_key__startswith="otp:").order_by("id")
     return [
-        re.search(r"\b(\d{6})\b", body).group(1)
-        for body, recipient in zip(bodies, recipients, strict=True)
-        if recipient == value
+        re.search(r"\b(\d{6})\b", message.body).group(1)
+        for message in messages
+        if message.recipient == value
     ]
 
 

@@ -3,12 +3,12 @@
 from django.contrib import admin
 from django.contrib.auth.admin import UserAdmin
 
-from accounts.admin_scoping import READ_ROLES, prefecture_filter
+from accounts.admin_scoping import READ_ROLES, AuditedAdmin, prefecture_filter
 from accounts.models import AuditEvent, User
 
 
 @admin.register(User)
-class FairslotUserAdmin(UserAdmin):
+class FairslotUserAdmin(AuditedAdmin, UserAdmin):
     fieldsets = (*UserAdmin.fieldsets, ("Fairslot", {"fields": ("role", "prefecture")}))
     list_display = ["username", "role", "prefecture", "is_active"]
     list_filter = ["role", "is_active"]

@@ -9,6 +9,7 @@ same way, so an agent cannot even pick another prefecture's site for a slot.
 
 from django.contrib import admin
 
+from accounts import audit
 from accounts.models import Role
 
 READ_ROLES = {Role.AGENT, Role.SUPERVISOR, Role.AUDITOR}
@@ -21,7 +22,37 @@ def prefecture_filter(user, path: str) -> dict:
     return {path: user.prefecture_id} if user.prefecture_id else {f"{path}__in": []}
 
 
-class PrefectureScopedAdmin(admin.ModelAdmin):
+class AuditedAdmin(admin.ModelAdmin):
+    """Every change made in the admin writes an audit row. The admin calls these three hooks
+    for each addition, change and deletion, inside the transaction of its add, change and
+    delete views: one place for every model. The row names the fields changed, not their
+    values (they may be personal)."""
+
+    def log_addition(self, request, obj, message):
+        self._audit(request, "add", obj, message)
+        return super().log_addition(request, obj, message)
+
+    def log_change(self, request, obj, message):
+        self._audit(request, "change", obj, message)
+        return super().log_change(request, obj, message)
+
+    def log_deletions(self, request, queryset):
+        for obj in queryset:
+            self._audit(request, "delete", obj, "")
+        return super().log_deletions(request, queryset)
+
+    def _audit(self, request, verb: str, obj, message) -> None:
+        audit.record(
+            f"admin.{verb}",
+            actor=request.user,
+            target=obj,
+            prefecture_id=request.user.prefecture_id,
+            model=obj._meta.label,
+            changes=message,
+        )
+
+
+class PrefectureScopedAdmin(AuditedAdmin):
     prefecture_path = "prefecture"
     write_roles = WRITE_ROLES
 

@@ -98,23 +98,35 @@ class Contact(models.Model):
 
 
 class AuditEvent(models.Model):
-    """One row per state change, written in the same transaction as the change. Append-only:
-    the model refuses updates and deletes, and on PostgreSQL a trigger does too."""
+    """One row per state change, written in the same transaction as the change (accounts.audit).
 
-    at = models.DateTimeField(auto_now_add=True, db_index=True)
+    Tamper-evident: rows are numbered (`seq`) in commit order and each carries the SHA-256 of
+    the previous row's canonical form (`prev_hash`), so an edited, deleted, inserted or
+    back-dated row breaks the chain (`manage.py verify_audit_log`). `at` is the database's
+    time. Append-only: the model refuses updates and deletes, and on PostgreSQL triggers refuse
+    UPDATE, DELETE and TRUNCATE too. No personal data: ids and pseudonyms only."""
+
+    seq = models.PositiveBigIntegerField(unique=True)
+    prev_hash = models.CharField(max_length=64, blank=True)
+    at = models.DateTimeField(db_index=True)
     actor = models.ForeignKey(User, null=True, blank=True, on_delete=models.PROTECT)
-    actor_label = models.CharField(max_length=64, blank=True)
+    actor_label = models.CharField(max_length=64)
     action = models.CharField(max_length=64, db_index=True)
     target_type = models.CharField(max_length=32, blank=True)
     target_id = models.CharField(max_length=64, blank=True)
+    # The pseudonym of the person concerned (an entry's "E-…", a contact's "C-…"), if any.
+    reference = models.CharField(max_length=32, blank=True)
     prefecture_id = models.BigIntegerField(null=True, blank=True, db_index=True)
     data = models.JSONField(default=dict, blank=True)
 
     class Meta:
-        ordering = ["-at", "-id"]
+        ordering = ["-seq"]
+        constraints = [
+            models.CheckConstraint(name="auditevent_actor_named", condition=~Q(actor_label=""))
+        ]
 
     def __str__(self) -> str:
-        return f"{self.at:%Y-%m-%d %H:%M:%S} {self.action} {self.target_type}:{self.target_id}"
+        return f"#{self.seq} {self.at:%Y-%m-%d %H:%M:%S} {self.action}"
 
     def save(self, *args, **kwargs):
         if self.pk is not None:
@@ -123,6 +135,34 @@ class AuditEvent(models.Model):
 
     def delete(self, *args, **kwargs):
         raise PermissionError("the audit log is append-only")
+
+
+class AuditHead(models.Model):
+    """The chain's last row (one row, pk 1), locked by each writer: it orders the rows in
+    commit order and lets the verifier notice rows cut from the end."""
+
+    seq = models.PositiveBigIntegerField(default=0)
+    hash = models.CharField(max_length=64, blank=True)
+    at = models.DateTimeField(null=True, blank=True)
+
+    def __str__(self) -> str:
+        return f"audit head #{self.seq}"
+
+
+class PublishedAuditHead(models.Model):
+    """The chain's head as published on the public draws page once a day: anyone who noted it
+    can tell later whether rows before it were rewritten or cut."""
+
+    day = models.DateField(unique=True)
+    seq = models.PositiveBigIntegerField()
+    hash = models.CharField(max_length=64)
+    published_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["-day"]
+
+    def __str__(self) -> str:
+        return f"{self.day}: #{self.seq} {self.hash[:12]}"
 
 
 class OutboxState(models.TextChoices):

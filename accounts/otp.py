@@ -171,7 +171,7 @@ def _store_code(contact: Contact, device: ContactCodeDevice, language: str) -> T
     device.attempts = 0
     device.sent_count += 1
     device.save(update_fields=["token", "valid_until", "attempts", "sent_count"])
-    audit.record("otp.sent", target=contact, actor_label="applicant")
+    audit.record("otp.sent", target=contact, actor="applicant")
     outbox.enqueue_message(
         channel=contact.kind,
         recipient=contact.value,
@@ -287,7 +287,7 @@ def _spend(contact: Contact, device: ContactCodeDevice, now) -> None:
     if contact.verified_at is None:
         contact.verified_at = now
         contact.save(update_fields=["verified_at"])
-    audit.record("otp.verified", target=contact, actor_label="applicant")
+    audit.record("otp.verified", target=contact, actor="applicant")
 
 
 def verify_code(*, contact: Contact, code: str) -> None:
@@ -305,7 +305,7 @@ def _record_failure(contact: Contact, device: ContactCodeDevice, now) -> None:
         device.locked_until = now + min(LOCK_MAX, LOCK_BASE * (2**device.lock_count))
         device.lock_count += 1
         device.consecutive_failures = 0
-        audit.record("otp.locked", target=contact, actor_label="applicant")
+        audit.record("otp.locked", target=contact, actor="applicant")
     device.save(
         update_fields=["attempts", "consecutive_failures", "token", "locked_until", "lock_count"]
     )

@@ -1,15 +1,20 @@
+import secrets
+
+from django.contrib.sessions.models import Session
 from django.http import JsonResponse
 from django.urls import include, path
+from django.utils import timezone
 from django.views.decorators.csrf import csrf_exempt
-
-from accounts.models import AuditEvent
 
 
 @csrf_exempt
 def baseline(request):
     """The floor: a bare Django view inserting one row (same stack, no business logic)."""
-    event = AuditEvent.objects.create(action="bench.baseline")
-    return JsonResponse({"id": event.pk}, status=201)
+    # A session row: a table with no chain or trigger (the audit log is now a hash chain).
+    row = Session.objects.create(
+        session_key=secrets.token_hex(16), session_data="", expire_date=timezone.now()
+    )
+    return JsonResponse({"id": row.pk}, status=201)
 
 
 urlpatterns = [path("bench/baseline/", baseline), path("", include("config.urls"))]

@@ -4,12 +4,14 @@ State changes go through services: window state is read-only here and moves by a
 calls the same service as the beat tick.
 """
 
+from django import forms
 from django.contrib import admin, messages
+from django.core.exceptions import ValidationError
 from django.db.models import Exists, OuterRef
 from django.utils.translation import gettext_lazy as _
 
 from accounts.admin_scoping import PrefectureScopedAdmin
-from booking import services
+from booking import services, slots
 from booking.models import (
     Appointment,
     Entry,
@@ -19,6 +21,7 @@ from booking.models import (
     Window,
     WindowState,
 )
+from config.errors import Conflict
 
 
 def _own_prefecture_on_save(request, obj):
@@ -49,7 +52,7 @@ class WindowAdmin(PrefectureScopedAdmin):
     list_display = ["code", "title", "state", "opens_at", "closes_at", "prefecture"]
     list_filter = ["state"]
     list_select_related = ["prefecture"]
-    readonly_fields = ["state", "state_changed_at"]
+    readonly_fields = ["state", "state_changed_at", "frozen_at"]
     filter_horizontal = ["procedures"]
     actions = ["advance_if_due"]
 
@@ -76,12 +79,57 @@ class WindowAdmin(PrefectureScopedAdmin):
         self.message_user(request, _("%(n)d transition(s) made.") % {"n": moved}, messages.INFO)
 
 
+def _frozen(obj) -> bool:
+    """Whether this slot or entry belongs to a frozen window: the back office then shows it
+    read-only (the published slots.csv and entries.csv hold it)."""
+    return obj is not None and slots.is_frozen(obj.window_id)
+
+
+class SlotAdminForm(forms.ModelForm):
+    class Meta:
+        model = Slot
+        fields = ["window", "site", "procedure", "code", "starts_at"]
+
+    def clean_window(self):
+        # The services' rule, so that the agent reads the refusal beside the field (a slot
+        # cannot be added to, or moved into, a frozen window).
+        window = self.cleaned_data["window"]
+        try:
+            slots.check_not_frozen(window.pk)
+        except Conflict as refusal:
+            raise ValidationError(refusal.message, code=refusal.code) from None
+        return window
+
+
 @admin.register(Slot)
 class SlotAdmin(PrefectureScopedAdmin):
+    """Slots change through booking.slots only, and never once their window is frozen."""
+
     prefecture_path = "window__prefecture"
+    form = SlotAdminForm
     list_display = ["code", "starts_at", "site", "procedure", "window"]
     list_select_related = ["site", "procedure", "window"]
     list_filter = ["window"]
+
+    def has_change_permission(self, request, obj=None):
+        return super().has_change_permission(request, obj) and not _frozen(obj)
+
+    def has_delete_permission(self, request, obj=None):
+        return super().has_delete_permission(request, obj) and not _frozen(obj)
+
+    def save_model(self, request, obj, form, change):
+        values = {name: getattr(obj, name) for name in slots.SLOT_FIELDS}
+        if change:
+            slots.change_slot(slot_id=obj.pk, actor=request.user, **values)
+        else:
+            obj.pk = slots.create_slot(actor=request.user, **values).pk
+
+    def delete_model(self, request, obj):
+        slots.delete_slot(slot_id=obj.pk, actor=request.user)
+
+    def delete_queryset(self, request, queryset):
+        for slot_id in queryset.values_list("pk", flat=True):
+            slots.delete_slot(slot_id=slot_id, actor=request.user)
 
 
 @admin.register(Entry)
@@ -119,6 +167,12 @@ class EntryAdmin(PrefectureScopedAdmin):
     @admin.display(boolean=True, description=_("Possible duplicate"), ordering="has_twin")
     def possible_duplicate(self, entry) -> bool:
         return entry.has_twin
+
+    def has_change_permission(self, request, obj=None):
+        return super().has_change_permission(request, obj) and not _frozen(obj)
+
+    def has_delete_permission(self, request, obj=None):
+        return super().has_delete_permission(request, obj) and not _frozen(obj)
 
 
 @admin.register(Appointment)

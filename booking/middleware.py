@@ -1,5 +1,5 @@
 """Applicant sessions end after APPLICANT_SESSION_IDLE seconds without a request (a shared or
-public computer left open); staff sessions keep SESSION_COOKIE_AGE."""
+public computer left open); staff sessions follow accounts.middleware.StaffSessionMiddleware."""
 
 from django.conf import settings
 

@@ -109,6 +109,9 @@ class Window(models.Model):
         max_length=16, choices=WindowState.choices, default=WindowState.SCHEDULED, db_index=True
     )
     state_changed_at = models.DateTimeField(null=True, blank=True)
+    # Written by the draw's freeze (booking never imports lottery): from then on the entry list
+    # is the draw's input, and booking.duplicates refuses reviews that would change it.
+    frozen_at = models.DateTimeField(null=True, blank=True)
     urgency_days = models.PositiveSmallIntegerField(default=30)
     offer_hours = models.PositiveSmallIntegerField(default=48)
     cancel_cutoff_hours = models.PositiveSmallIntegerField(default=24)
@@ -395,23 +398,61 @@ class DuplicateAttempt(models.Model):
         return f"{self.contact_id}@{self.window_id}: {self.count}"
 
 
+class DuplicateDecision(models.TextChoices):
+    KEEP_BOTH = "keep_both", _("Kept both: two different people")
+    WITHDRAW = "withdraw", _("One entry withdrawn")
+
+
 class DuplicateFlag(models.Model):
     """A likely duplicate found at submit: another person with the same names, birth date and
     nationality under another document number. It refuses nothing and is never shown to the
-    applicant; supervisors review it."""
+    applicant; a supervisor reviews it before the freeze (booking.duplicates). An empty
+    `decision` means not reviewed yet."""
 
     entry = models.ForeignKey(Entry, on_delete=models.CASCADE, related_name="duplicate_flags")
     similar_person = models.ForeignKey(
         "accounts.Person", on_delete=models.CASCADE, related_name="+"
     )
     created_at = models.DateTimeField(auto_now_add=True)
-    reviewed_at = models.DateTimeField(null=True, blank=True)
+    decision = models.CharField(
+        max_length=16, choices=DuplicateDecision.choices, blank=True, default=""
+    )
+    decided_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+    decided_at = models.DateTimeField(null=True, blank=True)
+    withdrawn_entry = models.ForeignKey(
+        Entry, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+    note = models.CharField(max_length=200, blank=True)
 
     class Meta:
         constraints = [
             models.UniqueConstraint(
                 fields=["entry", "similar_person"], name="duplicate_flag_unique"
-            )
+            ),
+            # A decision names who took it and when; only a withdrawal names an entry.
+            models.CheckConstraint(
+                name="duplicate_flag_decision_complete",
+                condition=Q(
+                    decision="",
+                    decided_by__isnull=True,
+                    decided_at__isnull=True,
+                    withdrawn_entry__isnull=True,
+                )
+                | Q(
+                    decision=DuplicateDecision.KEEP_BOTH,
+                    decided_by__isnull=False,
+                    decided_at__isnull=False,
+                    withdrawn_entry__isnull=True,
+                )
+                | Q(
+                    decision=DuplicateDecision.WITHDRAW,
+                    decided_by__isnull=False,
+                    decided_at__isnull=False,
+                    withdrawn_entry__isnull=False,
+                ),
+            ),
         ]
 
     def __str__(self) -> str:

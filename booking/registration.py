@@ -280,6 +280,9 @@ def verify_registration(*, pending: PendingRegistration, code: str) -> None:
     """Check the code sent for this registration and mark it verified; a wrong code's failure
     is counted (committed) before the refusal."""
     with transaction.atomic():
+        # The pending row is locked before the code's audit row takes the chain's head, in the
+        # order submit takes them: a verify and a submit of one registration cannot deadlock.
+        list(PendingRegistration.objects.select_for_update().filter(pk=pending.pk).values("pk"))
         right = otp.check_code(contact=pending.contact, code=code)
         if right:
             pending.verified_at = timezone.now()
@@ -376,7 +379,7 @@ def _count_duplicate(pending: PendingRegistration) -> None:
         "entry.duplicate_refused",
         target=pending.contact,
         prefecture_id=pending.window.prefecture_id,
-        actor_label="applicant",
+        actor="applicant",
     )
 
 
@@ -429,7 +432,7 @@ def _flag_likeness(entry: Entry, person: Person, prefecture_id: int) -> None:
             "entry.flagged_similar",
             target=entry,
             prefecture_id=prefecture_id,
-            actor_label="registration",
+            actor="applicant",
             similar=len(flags),
         )
 
@@ -456,7 +459,7 @@ def _register(pending: PendingRegistration, answers: dict, procedure, language: 
         "entry.registered",
         target=entry,
         prefecture_id=pending.window.prefecture_id,
-        actor_label="applicant",
+        actor="applicant",
         entry_id=entry.entry_id,
         channel=entry.channel,
     )

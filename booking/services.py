@@ -9,6 +9,7 @@ import logging
 
 from django.db import transaction
 from django.db.models.functions import Now
+from django.utils.translation import gettext_lazy as _
 
 from accounts import audit
 from booking.models import Window, WindowState
@@ -73,6 +74,14 @@ def mark_window_drawn(*, window_id: int, actor=None) -> None:
     audit.record("window.drawn", actor=actor, target=window, prefecture_id=window.prefecture_id)
 
 
+def mark_window_frozen(*, window_id: int, at) -> None:
+    """Record the draw's freeze on the window. Called by the freeze, inside its transaction,
+    before it reads the entries: this UPDATE takes the window's row lock, which a duplicate
+    review takes too (booking.duplicates), so a review commits before the entries are read or
+    finds the window frozen. The freeze's own audit row records the change."""
+    Window.objects.filter(pk=window_id, frozen_at__isnull=True).update(frozen_at=at)
+
+
 def mark_window_published(*, window_id: int, at=None, actor=None) -> bool:
     """Drawn → published. Called by the draw's publication, inside its transaction."""
     changed = Window.objects.filter(pk=window_id, state=WindowState.DRAWN).update(
@@ -84,3 +93,22 @@ def mark_window_published(*, window_id: int, at=None, actor=None) -> bool:
             "window.published", actor=actor, target=window, prefecture_id=window.prefecture_id
         )
     return bool(changed)
+
+
+def close_window_early(*, window_id: int, actor) -> None:
+    """Open -> closed now, before its planned close (a four-eyes decision: lottery.four_eyes
+    calls this once a second supervisor approved). The freeze keeps its planned time."""
+    with transaction.atomic():
+        changed = Window.objects.filter(pk=window_id, state=WindowState.OPEN).update(
+            state=WindowState.CLOSED, closes_at=Now(), state_changed_at=Now()
+        )
+        if not changed:
+            raise Conflict("window_not_open", _("Only an open window can be closed early."))
+        window = Window.objects.get(pk=window_id)
+        audit.record(
+            "window.closed_early",
+            actor=actor,
+            target=window,
+            prefecture_id=window.prefecture_id,
+            code=window.code,
+        )

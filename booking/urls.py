@@ -21,4 +21,20 @@ urlpatterns = [
         staff_views.partner_key_revoke,
         name="staff-partner-key-revoke",
     ),
+    path(
+        "staff/windows/<str:code>/duplicates/",
+        staff_views.duplicate_queue,
+        name="staff-duplicates",
+    ),
+    path("staff/duplicates/<int:pk>/", staff_views.duplicate_detail, name="staff-duplicate"),
+    path(
+        "staff/duplicates/<int:pk>/keep-both/",
+        staff_views.duplicate_keep_both,
+        name="staff-duplicate-keep-both",
+    ),
+    path(
+        "staff/duplicates/<int:pk>/withdraw/",
+        staff_views.duplicate_withdraw,
+        name="staff-duplicate-withdraw",
+    ),
 ]

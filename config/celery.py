@@ -2,10 +2,30 @@
 
 import os
 
-from celery import Celery
+from celery import Celery, signals
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
 
 app = Celery("fairslot")
 app.config_from_object("django.conf:settings", namespace="CELERY")
 app.autodiscover_tasks()
+
+
+# Every audit row written by a task names it ("task_tick_draws"), never a bare "system".
+_actors = {}
+
+
+@signals.task_prerun.connect
+def _name_the_actor(task_id=None, task=None, **_kwargs):
+    from accounts import audit  # Django's apps are ready once a task runs
+
+    context = audit.acting_as(task.name.rsplit(".", 1)[-1])
+    context.__enter__()
+    _actors[task_id] = context
+
+
+@signals.task_postrun.connect
+def _forget_the_actor(task_id=None, **_kwargs):
+    context = _actors.pop(task_id, None)
+    if context is not None:
+        context.__exit__(None, None, None)

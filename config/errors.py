@@ -32,6 +32,12 @@ class Conflict(DomainError):
     http_status = status.HTTP_409_CONFLICT
 
 
+class Forbidden(DomainError):
+    """The actor's role or prefecture does not allow this action."""
+
+    http_status = status.HTTP_403_FORBIDDEN
+
+
 class Throttled(DomainError):
     http_status = status.HTTP_429_TOO_MANY_REQUESTS
 

@@ -7,6 +7,7 @@ CELERY_BROKER_URL. Nothing here exists only in production.
 
 import base64
 import hashlib
+from datetime import timedelta
 from pathlib import Path
 
 from celery.schedules import crontab
@@ -101,6 +102,9 @@ INSTALLED_APPS = [
     "dsfr",
     "django_otp",
     "django_otp.plugins.otp_totp",
+    # Before accounts: its failed-login receivers run first, so accounts.staff_login counts the
+    # failure axes has just recorded.
+    "axes",
     "rest_framework",
     "drf_spectacular",
     "accounts",
@@ -117,10 +121,14 @@ MIDDLEWARE = [
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
+    # Between the two: it decides who request.user is, django-otp then adds the device to that.
+    "accounts.middleware.StaffSessionMiddleware",
     "django_otp.middleware.OTPMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "django.middleware.csp.ContentSecurityPolicyMiddleware",
+    # Last, as axes asks: turns a login answered while locked out into the lockout page.
+    "axes.middleware.AxesMiddleware",
 ]
 
 ROOT_URLCONF = "config.urls"
@@ -193,6 +201,39 @@ SESSION_ENGINE = "django.contrib.sessions.backends.db"
 SESSION_COOKIE_AGE = env_int("SESSION_COOKIE_AGE", 8 * 3600, minimum=60)
 # An applicant's session (logged in by one-time code) ends after this many idle seconds.
 APPLICANT_SESSION_IDLE = 30 * 60
+# A staff session (password + TOTP) ends after this many idle seconds, or this many in all
+# (accounts.middleware); disabling the account or removing its role ends it at the next request.
+STAFF_SESSION_IDLE_SECONDS = env_int("STAFF_SESSION_IDLE_SECONDS", 30 * 60, minimum=60)
+STAFF_SESSION_MAX_SECONDS = env_int("STAFF_SESSION_MAX_SECONDS", 12 * 3600, minimum=60)
+
+# Staff login lockout (django-axes). Why a burst of login tries slowed the public pages: each
+# try runs the password hasher (PBKDF2, 1.5M iterations: 0.3 s of CPU on this 2-core machine),
+# so five tries a second keep about 1.5 cores busy and every other request waits for CPU. Axes'
+# backend comes first and refuses a locked-out username or address before ModelBackend hashes
+# anything: a locked try costs a few indexed queries (about 15 ms measured on the dev server).
+# Axes does nothing on other paths: its backend runs only inside authenticate(), which only the
+# staff login calls, and its middleware only reads a flag the backend sets on the request
+# (tests/accounts/test_staff_login.py: GET / makes no axes query while an address is locked).
+AUTHENTICATION_BACKENDS = [
+    "axes.backends.AxesStandaloneBackend",
+    "django.contrib.auth.backends.ModelBackend",
+]
+AXES_FAILURE_LIMIT = 5
+# Either a username or an address reaching the limit is locked (not only the pair).
+AXES_LOCKOUT_PARAMETERS = ["username", "ip_address"]
+# A try made during the lockout starts the 15 minutes again (axes' default): the page says to
+# wait, and an attacker who keeps trying stays locked out.
+AXES_COOLOFF_TIME = timedelta(minutes=15)
+AXES_RESET_ON_SUCCESS = True
+AXES_CLIENT_IP_CALLABLE = "accounts.staff_login.client_address"
+AXES_LOCKOUT_CALLABLE = "accounts.staff_login.lockout_response"
+# Kept (each username's last 1000) for the 24-hour alert of accounts.staff_login.
+AXES_ENABLE_ACCESS_FAILURE_LOG = True
+# Masked in axes' stored request data and log lines (the password always is).
+AXES_SENSITIVE_PARAMETERS = ["username", "ip_address", "otp_token", "csrfmiddlewaretoken"]
+# A username reaching this many failed staff logins in 24 hours is reported (fairslot.security).
+STAFF_LOGIN_ALERT_FAILURES = 20
+
 SESSION_COOKIE_HTTPONLY = True
 SESSION_COOKIE_SAMESITE = "Lax"
 SECURE = not DEBUG and env_bool("SECURE_COOKIES", True)

@@ -1,12 +1,12 @@
 from django.contrib import admin
 from django.urls import include, path
-from django_otp.admin import OTPAdminSite
 from drf_spectacular.views import SpectacularAPIView, SpectacularRedocView
 
-# Back-office login requires password AND a TOTP code, for every staff user, superusers included.
-admin.site.__class__ = OTPAdminSite
-admin.site.site_header = "Fairslot — back office"
-admin.site.site_title = "Fairslot"
+from accounts.staff_login import StaffAdminSite
+
+# Back-office login requires password AND a TOTP code, for every staff user, superusers included
+# (django-otp's admin site, with our login form: accounts/staff_login.py).
+admin.site.__class__ = StaffAdminSite
 
 handler404 = "config.errors.api_not_found"
 

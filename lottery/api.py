@@ -1,7 +1,8 @@
 """Draw API for parties and supervisors: commit, reveal, paste a beacon round, review.
 
-Staff only, logged in with a verified second factor; the services check the role and the
-prefecture. Serializers validate shape only; services decide.
+Staff only, logged in with a verified second factor; another prefecture's draw answers 404
+before anything else is read (accounts.access.staff_object_or_404), and the services still check
+the role and the prefecture. Serializers validate shape only; services decide.
 """
 
 from django.http import Http404
@@ -16,6 +17,7 @@ from rest_framework.permissions import BasePermission, IsAuthenticated
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from accounts.access import staff_object_or_404
 from booking.models import Appointment
 from booking.views import APPLICANT_KEY
 from config.errors import DomainError
@@ -65,10 +67,16 @@ class DrawAPIView(APIView):
     serializer = None
 
     def post(self, request, code: str):
+        # The draw first: another prefecture's caller learns nothing, not even what is invalid.
+        draw = staff_object_or_404(
+            request.user,
+            Draw.objects.all(),
+            prefecture_path="window__prefecture",
+            window__code=code,
+        )
         data = self.serializer(data=request.data)
         data.is_valid(raise_exception=True)
-        window_id = _draw(code).window_id
-        self.act(window_id, request.user, data.validated_data)
+        self.act(draw.window_id, request.user, data.validated_data)
         return Response({"status": "ok"}, status=status.HTTP_200_OK)
 
 
@@ -166,7 +174,7 @@ class ApplicantSession(SessionAuthentication):
     """booking's applicant session, with DRF's CSRF check (the session is a cookie)."""
 
     def authenticate(self, request):
-        contact_id = request._request.session.get(APPLICANT_KEY)
+        contact_id = request.session.get(APPLICANT_KEY)  # DRF's Request passes it through
         if not contact_id:
             return None
         self.enforce_csrf(request)
@@ -184,22 +192,21 @@ class ApplicantSessionScheme(OpenApiAuthenticationExtension):
 
 
 class AppointmentAction(APIView):
-    authentication_classes = [ApplicantSession, SessionAuthentication]
+    """An applicant answers their own offer. Only the applicant's session is accepted: a staff
+    account is not an applicant (staff cancellations are requests a second supervisor approves,
+    lottery.four_eyes), and an appointment that is not the caller's answers 404."""
+
+    authentication_classes = [ApplicantSession]
     permission_classes = [IsAuthenticated]
 
     @extend_schema(request=None, responses={200: AppointmentOutput})
     def post(self, request, pk: int, action: str):
         if action not in services_offers.APPLICANT_ACTIONS:
             raise Http404
-        appointment = get_object_or_404(Appointment, pk=pk, entry__contact_id=_contact_id(request))
+        appointment = get_object_or_404(
+            Appointment, pk=pk, entry__contact_id=request.user.contact_id
+        )
         service, _state = services_offers.APPLICANT_ACTIONS[action]
         service(appointment_id=appointment.pk)
         appointment.refresh_from_db()
         return Response({"appointment": appointment.pk, "state": appointment.state})
-
-
-def _contact_id(request) -> int | None:
-    """The applicant's contact: booking's session key, or (accounts being moved to one Django
-    user per contact) the logged-in user's contact."""
-    user = request.user
-    return getattr(user, "contact_id", None) or getattr(getattr(user, "contact", None), "pk", None)

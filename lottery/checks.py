@@ -12,6 +12,9 @@ supervisor's review, it does not undo anything.
 
 A draw runs them over a million rows, so the loops are C-level maps over columns (about four
 times faster than one Python statement per row); the figures are the same as the plain formulas'.
+
+Informational checks are recorded at the freeze and carried into the draw's report; they never
+hold a draw (`with_freeze_checks`).
 """
 
 import math
@@ -97,3 +100,19 @@ def _group_report(tier: int, weight: int, values: list[float], selected: int) ->
         "tested": n >= MIN_GROUP,
         "passed": n < MIN_GROUP or group_z < Z_LIMIT,
     }
+
+
+DUPLICATE_FLAGS = "duplicate_flags"
+
+
+def duplicate_flags_check(unreviewed: int) -> dict:
+    """At the freeze: how many likely duplicates (booking's DuplicateFlag) no supervisor had
+    reviewed. Informational: a flag refuses nothing, so an unreviewed pair is drawn as it was
+    registered; the count shows how far the reviews went."""
+    return {DUPLICATE_FLAGS: {"unreviewed_at_freeze": unreviewed, "informational": True}}
+
+
+def with_freeze_checks(report: dict, at_freeze: dict) -> dict:
+    """The draw's report (`run_checks`) with the informational checks recorded at the freeze;
+    `passed` is the report's own."""
+    return {**(at_freeze or {}), **report}

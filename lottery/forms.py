@@ -9,11 +9,12 @@ from django.core.validators import RegexValidator
 from django.utils.translation import gettext_lazy as _
 from dsfr.forms import DsfrBaseForm
 
-from lottery.models import PARTY_ID_RE
+from lottery.models import PARTY_ID_RE, RequestKind
 
 HEX64 = RegexValidator(r"^[0-9a-fA-F]{64}$", _("Enter 64 hexadecimal characters."))
 PARTY_ID = re.compile(PARTY_ID_RE)
 HEX96 = re.compile(r"^[0-9a-fA-F]{96}$")
+ENTRY_REFERENCE = re.compile(r"^E-[0-9A-F]{8}$")  # Entry.pseudonym
 
 
 class PartyForm(DsfrBaseForm):
@@ -97,3 +98,44 @@ class ReviewForm(DsfrBaseForm):
         widget=forms.Textarea(attrs={"rows": 4}),
         help_text=_("What you checked and why you decided so. It is kept in the audit log."),
     )
+
+
+class StaffRequestForm(DsfrBaseForm):
+    """Ask for an action that a second supervisor must approve. `target` names what it acts on:
+    an entry's reference (E-…) for urgency, an appointment's number for a cancellation;
+    nothing for closing the window early."""
+
+    kind = forms.ChoiceField(label=_("Action"), choices=RequestKind.choices)
+    window = forms.ChoiceField(label=_("Window"))
+    target = forms.CharField(
+        label=_("Entry reference or appointment number"),
+        max_length=40,
+        required=False,
+        help_text=_("For urgency: the entry's reference, E-1234ABCD. For a cancellation: the "
+                    "appointment's number. Leave empty to close the window early."),
+    )  # fmt: skip
+    reason = forms.CharField(label=_("Reason"), max_length=500, widget=forms.Textarea)
+
+    def __init__(self, *args, windows=(), **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["window"].choices = [(w.code, f"{w.title} ({w.code})") for w in windows]
+
+    def clean(self):
+        data = super().clean()
+        target = (data.get("target") or "").strip().upper()
+        kind = data.get("kind")
+        if kind == RequestKind.URGENCY and not ENTRY_REFERENCE.fullmatch(target):
+            self.add_error("target", _("Type the entry's reference, for example E-1234ABCD."))
+        if kind == RequestKind.CANCELLATION and not target.isdigit():
+            self.add_error("target", _("Type the appointment's number, digits only."))
+        data["target"] = target
+        return data
+
+
+class DecisionForm(DsfrBaseForm):
+    decision = forms.ChoiceField(
+        label=_("Decision"),
+        choices=[("approve", _("Approve")), ("refuse", _("Refuse"))],
+        widget=forms.RadioSelect,
+    )
+    note = forms.CharField(label=_("Note"), max_length=500, required=False)

@@ -215,3 +215,61 @@ class DrawKit(models.Model):
 
     def __str__(self) -> str:
         return f"Kit of {self.draw_id} ({self.size} bytes)"
+
+
+class RequestKind(models.TextChoices):
+    URGENCY = "urgency", _("Urgent tier for an entry")
+    EARLY_CLOSE = "early_close", _("Close the window early")
+    CANCELLATION = "cancellation", _("Cancel an appointment")
+
+
+class RequestState(models.TextChoices):
+    PENDING = "pending", _("Waiting for a second supervisor")
+    APPROVED = "approved", _("Approved")
+    REFUSED = "refused", _("Refused")
+
+
+class StaffRequest(models.Model):
+    """A staff action that takes four eyes (lottery.four_eyes): stored pending, applied only when
+    a different supervisor of the same prefecture approves it. The constraint keeps anyone from
+    deciding their own request, whatever the code does."""
+
+    window = models.ForeignKey("booking.Window", on_delete=models.PROTECT, related_name="+")
+    kind = models.CharField(max_length=16, choices=RequestKind.choices)
+    entry = models.ForeignKey(
+        "booking.Entry", null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+    appointment = models.ForeignKey(
+        "booking.Appointment", null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+    reason = models.CharField(max_length=500)
+    state = models.CharField(
+        max_length=16, choices=RequestState.choices, default=RequestState.PENDING
+    )
+    requested_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+"
+    )
+    requested_at = models.DateTimeField(auto_now_add=True)
+    decided_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+    decided_at = models.DateTimeField(null=True, blank=True)
+    decision_note = models.CharField(max_length=500, blank=True)
+
+    class Meta:
+        ordering = ["-requested_at", "-id"]
+        constraints = [
+            models.CheckConstraint(
+                name="staffrequest_not_own_decision",
+                condition=Q(decided_by__isnull=True) | ~Q(decided_by=models.F("requested_by")),
+            ),
+            models.CheckConstraint(
+                name="staffrequest_state_valid", condition=Q(state__in=RequestState.values)
+            ),
+            models.CheckConstraint(
+                name="staffrequest_kind_valid", condition=Q(kind__in=RequestKind.values)
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"Request #{self.pk} {self.kind} ({self.state})"

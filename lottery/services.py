@@ -21,6 +21,7 @@ from django.utils.translation import gettext_lazy as _
 from accounts import audit
 from accounts.models import Role
 from booking import services as booking_services
+from booking.duplicates import review_counts
 from booking.models import (
     Appointment,
     AppointmentState,
@@ -34,6 +35,7 @@ from booking.models import (
 from config.errors import Conflict, DomainError
 from lottery import beacon, blobs, clock, notifications
 from lottery.background import in_background
+from lottery.checks import duplicate_flags_check
 from lottery.fairdraw import canonical, crypto
 from lottery.models import BeaconMode, BeaconSource, Draw, DrawParty, DrawState, OperatorSecret
 
@@ -46,7 +48,7 @@ UNANNOUNCEABLE = [WindowState.CLOSED, WindowState.DRAWN, WindowState.PUBLISHED]
 
 
 def _audit(action: str, draw: Draw, actor=None, **data) -> None:
-    _audit_event(action, draw, actor, **data).save(force_insert=True)
+    audit.record_many([_audit_event(action, draw, actor, **data)])
 
 
 def _audit_event(action: str, draw: Draw, actor=None, **data):
@@ -199,6 +201,10 @@ def freeze_draw(*, window_id: int, actor=None) -> bool:
             raise Conflict(
                 "not_due", _("The window is not closed or its freeze time has not come.")
             )
+        # Before the entries are read: the window's row lock orders the freeze after a
+        # duplicate review in progress and refuses later ones (booking.duplicates).
+        booking_services.mark_window_frozen(window_id=window.pk, at=now)
+        unreviewed = review_counts([window.pk])[window.pk]["unreviewed"]
         timer = PhaseTimer()
         entries_bytes, groups, updates = _frozen_entries(window, timer)
         slots = _frozen_slots(window)
@@ -209,6 +215,7 @@ def freeze_draw(*, window_id: int, actor=None) -> bool:
             "frozen_at": now,
             "entries_digest": crypto.file_digest(entries_bytes).hex(),
             "slots_digest": crypto.file_digest(slots_bytes).hex(),
+            "checks": duplicate_flags_check(unreviewed),
         }
         claimed = Draw.objects.filter(pk=draw.pk, state=DrawState.ANNOUNCED).update(
             **frozen, counts=counts
@@ -218,7 +225,7 @@ def freeze_draw(*, window_id: int, actor=None) -> bool:
         timer.lap("slots")
 
         def store(cursor):
-            _write_back(cursor, updates)
+            _write_back(cursor, window.pk, updates)
             blobs.write(draw, cursor=cursor, entries_csv=entries_bytes, slots_csv=slots_bytes)
 
         # The database stores while the bytes are checked by the engine's own strict parser
@@ -237,6 +244,7 @@ def freeze_draw(*, window_id: int, actor=None) -> bool:
             slots_digest=frozen["slots_digest"],
             entries=counts["entries"],
             slots=counts["slots"],
+            duplicates_unreviewed=unreviewed,
         )
     timer.lap("commit")
     logger.info("freeze of window %s (%s)", window_id, timer)
@@ -290,8 +298,18 @@ def _frozen_entries(window: Window, timer: PhaseTimer) -> tuple[bytes, Counter, 
     return data, groups, updates
 
 
-def _write_back(cursor, updates: dict[tuple[int, int], list[int]]) -> None:
+# Names the window whose freeze is writing its tiers and weights back, during these statements
+# only: the PostgreSQL trigger that keeps a frozen draw's entry inputs unchanged (lottery
+# migration 0005) then lets these two columns change without a draw lookup per row (a lookup
+# for each of a million carried entries would add seconds to the freeze).
+FREEZING_SETTING = "fairslot.freezing_window"
+
+
+def _write_back(cursor, window_id: int, updates: dict[tuple[int, int], list[int]]) -> None:
     """Tiers and weights that differ from the rows, written back ((tier, weight) -> pks)."""
+    marked = bool(updates) and connection.vendor == "postgresql"
+    if marked:
+        cursor.execute("SELECT set_config(%s, %s, true)", [FREEZING_SETTING, str(window_id)])
     for (tier, weight), pks in updates.items():
         for start in range(0, len(pks), 5000):
             chunk = pks[start : start + 5000]
@@ -300,6 +318,9 @@ def _write_back(cursor, updates: dict[tuple[int, int], list[int]]) -> None:
                 f"WHERE id IN ({', '.join(['%s'] * len(chunk))})",
                 [tier, weight, *chunk],
             )
+    if marked:
+        # Cleared at once, not at the commit: nothing else in the transaction is exempted.
+        cursor.execute("SELECT set_config(%s, '', true)", [FREEZING_SETTING])
 
 
 def _entries_query(window: Window) -> tuple[str, list]:
@@ -389,7 +410,7 @@ def reveal_secret(*, window_id: int, party_id: str, secret: str, actor=None) -> 
             raise DomainError(
                 "party_unknown", _("This party is not in this draw."), http_status=404
             )
-        if actor is not None and not party.is_operator and actor.pk != party.registered_by_id:
+        if actor is not None and not _may_reveal(actor, draw, party):
             raise DomainError(
                 "forbidden",
                 _("Only the account that registered this party can reveal its secret."),
@@ -407,6 +428,14 @@ def reveal_secret(*, window_id: int, party_id: str, secret: str, actor=None) -> 
             _audit("draw.reveal_refused", draw, actor, party_id=party.party_id, reason=refusal[0])
     if refusal is not None:
         raise Conflict(*refusal)
+
+
+def _may_reveal(actor, draw: Draw, party: DrawParty) -> bool:
+    """A party's own account reveals it; the operator's party, by a supervisor of the draw's
+    prefecture (the tick reveals it with no actor)."""
+    if party.is_operator:
+        return actor.role == Role.SUPERVISOR and actor.prefecture_id == draw.window.prefecture_id
+    return actor.pk == party.registered_by_id
 
 
 def _reveal_refusal(draw: Draw, party: DrawParty, secret: str, now):

@@ -57,8 +57,8 @@ class _Chain:
     """events.log lines appended under the draw's lock: the head is read once, the lines are
     chained in memory and saved together (one audit row per line)."""
 
-    def __init__(self, draw: Draw):
-        self.draw = draw
+    def __init__(self, draw: Draw, actor=None):
+        self.draw, self.actor = draw, actor
         head = event_log_head(draw)
         self.seq, self.prev = head if head else (0, "")
         self.events: list[DrawEvent] = []
@@ -74,19 +74,21 @@ class _Chain:
         audit.record_many(
             [
                 _audit_event(
-                    f"offer.{event.line.split(',')[2]}",
+                    f"offer.{fields[2]}",
                     self.draw,
+                    self.actor,
+                    reference=f"E-{fields[4][:8].upper()}",  # Entry.pseudonym
                     seq=event.seq,
-                    slot=event.line.split(",")[3],
+                    slot=fields[3],
                 )
-                for event in self.events
+                for event, fields in ((event, event.line.split(",")) for event in self.events)
             ]
         )
         self.events = []
 
 
-def _log(draw: Draw, event: str, appointment: Appointment, now) -> None:
-    chain = _Chain(draw)
+def _log(draw: Draw, event: str, appointment: Appointment, now, actor) -> None:
+    chain = _Chain(draw, actor)
     chain.add(event, appointment.slot.code, appointment.entry.entry_id, now)
     chain.save()
 
@@ -98,9 +100,11 @@ def event_log_head(draw: Draw) -> tuple[int, str] | None:
 
 
 def publish_event_heads(*, day=None) -> int:
-    """Record today's head (Europe/Paris date) of every draw's events.log, once per draw and
-    day (a second run the same day adds nothing). Returns how many heads were recorded."""
+    """Record today's head (Europe/Paris date) of every draw's events.log, and of the audit
+    log, once per day (a second run the same day adds nothing). Returns how many events.log
+    heads were recorded."""
     day = day or clock.now().astimezone(PARIS).date()
+    audit.publish_head(day=day)
     published = 0
     for draw in Draw.objects.filter(state__in=AFTER_DRAW, events__isnull=False).distinct():
         seq, head = event_log_head(draw)
@@ -121,7 +125,7 @@ def _move(appointment: Appointment, from_states, to_state, now) -> None:
         raise Conflict("appointment_state", _("This appointment cannot change that way now."))
 
 
-def accept_offer(*, appointment_id: int) -> None:
+def accept_offer(*, appointment_id: int, actor="applicant") -> None:
     with transaction.atomic(durable=True):
         draw, appointment = _lock(appointment_id)
         now = clock.now()
@@ -131,7 +135,7 @@ def accept_offer(*, appointment_id: int) -> None:
         # A slot given by the draw itself is held from the start in FAIRDRAW's waitlist: only
         # the acceptance of a re-offer is an event of the log.
         if _was_reoffered(draw, appointment):
-            _log(draw, "accept", appointment, now)
+            _log(draw, "accept", appointment, now, actor)
 
 
 def _was_reoffered(draw: Draw, appointment: Appointment) -> bool:
@@ -139,43 +143,57 @@ def _was_reoffered(draw: Draw, appointment: Appointment) -> bool:
     return draw.events.filter(line__contains=marker).exists()
 
 
-def decline_offer(*, appointment_id: int) -> Appointment | None:
+def decline_offer(*, appointment_id: int, actor="applicant") -> Appointment | None:
     """Decline an offer (drawn or re-offered); the slot goes to the next. Returns the new offer."""
     return _give_up(
-        appointment_id, [AppointmentState.OFFERED], AppointmentState.DECLINED, "decline"
+        appointment_id, [AppointmentState.OFFERED], AppointmentState.DECLINED, "decline", actor
     )
 
 
-def cancel_appointment(*, appointment_id: int) -> Appointment | None:
+def cancel_appointment(*, appointment_id: int, actor="applicant") -> Appointment | None:
     """Cancel a confirmed appointment; before the cut-off its slot is offered again."""
     return _give_up(
-        appointment_id, [AppointmentState.CONFIRMED], AppointmentState.CANCELLED, "cancel"
+        appointment_id, [AppointmentState.CONFIRMED], AppointmentState.CANCELLED, "cancel", actor
     )
 
 
-def _give_up(appointment_id, from_states, to_state, event) -> Appointment | None:
+def cancel_for_staff(*, appointment_id: int, actor) -> Appointment | None:
+    """A supervisor-approved cancellation (lottery.four_eyes; a desk closed by a strike): the
+    appointment, drawn or confirmed, is cancelled and its slot offered to the next, logged in
+    events.log as a cancellation. A re-offer still waiting for its answer cannot be cancelled
+    (in FAIRDRAW's waitlist nobody holds it yet): it lapses or is declined."""
+    with transaction.atomic():
+        draw, appointment = _lock(appointment_id)
+        holds = appointment.state == AppointmentState.CONFIRMED or (
+            appointment.state == AppointmentState.OFFERED and not _was_reoffered(draw, appointment)
+        )
+        if not holds:
+            raise Conflict("appointment_state", _("This appointment cannot change that way now."))
+        return _release(draw, appointment, AppointmentState.CANCELLED, "cancel", clock.now(), actor)
+
+
+def _give_up(appointment_id, from_states, to_state, event, actor) -> Appointment | None:
     with transaction.atomic(durable=True):
         draw, appointment = _lock(appointment_id)
         if appointment.state not in from_states:
             raise Conflict("appointment_state", _("This appointment cannot change that way now."))
-        return _release(draw, appointment, to_state, event, clock.now())
+        return _release(draw, appointment, to_state, event, clock.now(), actor)
 
 
-def _release(draw, appointment, to_state, event, now) -> Appointment | None:
+def _release(draw, appointment, to_state, event, now, actor=None) -> Appointment | None:
     _move(appointment, [appointment.state], to_state, now)
     # The entry stays on the waiting list for the carry-over (its weight restarts at 1: it
     # had an offer) but is never offered again in this window.
     Entry.objects.filter(pk=appointment.entry_id).update(status=EntryStatus.WAITING)
-    slot, chain = appointment.slot, _Chain(draw)
+    slot, chain = appointment.slot, _Chain(draw, actor)
     chain.add(event, slot.code, appointment.entry.entry_id, now)
     chosen = best_waiting(draw, [slot]).get(slot.pk) if _reofferable(draw, slot, now) else None
     if chosen is not None:
         chain.add("offer", slot.code, chosen[1], now)
+    # The audit rows go last: the chain's head is the last lock a transaction takes.
+    offers = _create_offers(draw, [(slot, *chosen)], now) if chosen is not None else [None]
     chain.save()
-    if chosen is None:
-        return None
-    (offer,) = _create_offers(draw, [(slot, *chosen)], now)
-    return offer
+    return offers[0]
 
 
 def _reofferable(draw: Draw, slot: Slot, now) -> bool:
@@ -321,7 +339,7 @@ def _extend_for_lockouts(draw: Draw, now) -> None:
     ).values_list("pk", locked_until)
     for pk, until in caught:
         Appointment.objects.filter(pk=pk).update(respond_by=until + LOCKOUT_GRACE)
-        _audit("offer.extended_after_lockout", draw, appointment=pk, actor_label="task_lapse")
+        _audit("offer.extended_after_lockout", draw, appointment=pk)
 
 
 def lapse_batch(*, window_id: int, limit: int = LAPSE_BATCH) -> int:
@@ -361,6 +379,6 @@ def lapse_batch(*, window_id: int, limit: int = LAPSE_BATCH) -> int:
                 entry_pk, entry_id = chosen[offer.slot.pk]
                 chain.add("offer", offer.slot.code, entry_id, now)
                 given.append((offer.slot, entry_pk, entry_id))
-        chain.save()
         _create_offers(draw, given, now)
+        chain.save()  # last: the audit chain's head is the last lock taken
     return len(due)

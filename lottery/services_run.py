@@ -20,7 +20,7 @@ from booking.services import mark_window_drawn
 from config.errors import Conflict
 from lottery import beacon, blobs, clock, results_pages
 from lottery.background import in_background
-from lottery.checks import run_checks
+from lottery.checks import run_checks, with_freeze_checks
 from lottery.fairdraw import canonical, crypto, engine
 from lottery.fairdraw.engine import ResultColumns
 from lottery.models import BeaconSource, Draw, DrawState
@@ -119,7 +119,7 @@ def run_draw(*, window_id: int, actor=None) -> str:
         outcomes.load()
         with in_background(outcomes.apply, name="draw-outcomes"):
             results = drawn.csv()
-            checks = run_checks(columns, positions)
+            checks = with_freeze_checks(run_checks(columns, positions), draw.checks)
             index = results_pages.page_index(results)
             counts = _with_given(draw.counts, drawn.given_by_group())
             timer.lap("results.csv, checks and page index")

@@ -8,12 +8,11 @@ services check the role (auditor, supervisor) and the timing themselves.
 """
 
 from django.contrib import messages
-from django.http import Http404
 from django.shortcuts import redirect, render
 from django.utils.translation import gettext_lazy as _
 from django.views.decorators.http import require_GET, require_POST
 
-from accounts.access import verified_staff
+from accounts.access import staff_object_or_404, verified_staff
 from accounts.models import Role
 from booking.models import WindowState
 from config.errors import Conflict, DomainError
@@ -21,17 +20,17 @@ from lottery import beacon, services
 from lottery.forms import BeaconForm, PartyForm, RevealForm, ReviewForm
 from lottery.models import BeaconMode, BeaconSource, Draw, DrawState
 
-STAFF_ROLES = {Role.AGENT, Role.SUPERVISOR, Role.AUDITOR}
 COMMIT_CLOSED = {WindowState.CLOSED, WindowState.DRAWN, WindowState.PUBLISHED}
 
 
 def _staff_draw(user, code: str) -> Draw:
-    draw = Draw.objects.select_related("window__prefecture").filter(window__code=code).first()
-    if draw is None or user.role not in STAFF_ROLES:
-        raise Http404
-    if user.prefecture_id != draw.window.prefecture_id:
-        raise Http404  # another prefecture's draw must look exactly like a missing one
-    return draw
+    # Another prefecture's draw must look exactly like a missing one (404).
+    return staff_object_or_404(
+        user,
+        Draw.objects.select_related("window__prefecture"),
+        prefecture_path="window__prefecture",
+        window__code=code,
+    )
 
 
 def _own_unrevealed(draw: Draw, user) -> list[str]:

@@ -31,7 +31,8 @@ def task_run_draw(window_id: int) -> str | None:
 
 @shared_task(acks_late=True)
 def task_publish_event_heads() -> int:
-    """Hourly; the first run of each day publishes that day's events.log heads."""
+    """Hourly; the first run of each day publishes that day's events.log heads and the audit
+    log's head."""
     return services_offers.publish_event_heads()
 
 

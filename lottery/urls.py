@@ -1,7 +1,7 @@
 from django.urls import path
 from django.views.generic import RedirectView
 
-from lottery import api, applicant_views, staff_views, views
+from lottery import api, applicant_views, staff_requests, staff_views, views
 
 urlpatterns = [
     path("my/", applicant_views.my_entries, name="my-entries"),
@@ -16,6 +16,8 @@ urlpatterns = [
     path("d/<str:code>", RedirectView.as_view(pattern_name="draw-detail"), name="draw-short"),
     path("draws/<str:code>/kit.zip", views.draw_kit, name="draw-kit"),
     path("draws/<str:code>/files/<str:name>", views.draw_file, name="draw-file"),
+    path("staff/requests/", staff_requests.requests_page, name="staff-requests"),
+    path("staff/requests/<int:pk>/decide/", staff_requests.decide, name="staff-request-decide"),
     path("staff/draws/<str:code>/", staff_views.draw_staff, name="staff-draw"),
     path("staff/draws/<str:code>/parties/", staff_views.party, name="staff-draw-party"),
     path("staff/draws/<str:code>/reveals/", staff_views.reveal, name="staff-draw-reveal"),

@@ -6,7 +6,9 @@ from django.core.paginator import Paginator
 from django.http import Http404, HttpResponse, StreamingHttpResponse
 from django.shortcuts import get_object_or_404, render
 
-from lottery import beacon, blobs, kit, services_offers
+from accounts.models import PublishedAuditHead
+from booking.duplicates import review_counts
+from lottery import beacon, blobs, four_eyes, kit, services_offers
 from lottery.models import BeaconMode, BeaconSource, Draw, DrawState
 from lottery.results_pages import PER_PAGE, ResultLines
 from lottery.tasks import task_build_kit
@@ -33,7 +35,10 @@ def _draw(code: str) -> Draw:
 
 def draw_list(request):
     draws = Draw.objects.select_related("window__prefecture").order_by("-window__closes_at")
-    return render(request, "lottery/draw_list.html", {"draws": draws[:100]})
+    audit_heads = PublishedAuditHead.objects.all()[:14]
+    return render(
+        request, "lottery/draw_list.html", {"draws": draws[:100], "audit_heads": audit_heads}
+    )
 
 
 def draw_detail(request, code: str):
@@ -61,6 +66,8 @@ def draw_detail(request, code: str):
             "published": published,
             "head": services_offers.event_log_head(draw) if published else None,
             "heads": list(draw.heads.all()[:60]) if published else [],
+            "duplicate_reviews": review_counts([draw.window_id])[draw.window_id],
+            "four_eyes": four_eyes.counts(draw.window_id),
         },
     )
 

@@ -5,6 +5,7 @@ skipped with the reason shown, except under CI (CI=true), where it fails: CI mus
 by skipping the concurrency tests.
 """
 
+import contextvars
 import os
 import threading
 
@@ -67,7 +68,11 @@ def run_concurrently(*functions, timeout: float = 30):
         finally:
             connections.close_all()
 
-    threads = [threading.Thread(target=runner, args=(i, f)) for i, f in enumerate(functions)]
+    # Each thread runs in a copy of this context: the audit actor the test set goes along.
+    threads = [
+        threading.Thread(target=contextvars.copy_context().run, args=(runner, i, f))
+        for i, f in enumerate(functions)
+    ]
     for thread in threads:
         thread.start()
     for thread in threads:
@@ -161,3 +166,13 @@ def _fresh_rate_limits():
     from accounts import ratelimit
 
     ratelimit.reset()
+
+
+@pytest.fixture(autouse=True)
+def _audit_actor():
+    # Services called straight from a test, as a task would call them, name this actor in
+    # their audit rows (tests/accounts/test_audit.py checks that a row never lacks one).
+    from accounts import audit
+
+    with audit.acting_as("pytest"):
+        yield

@@ -102,3 +102,25 @@ def test_applicant_cannot_answer_someone_elses_offer(timeline, client):
 
     assert response.status_code == 404
     assert Appointment.objects.get(pk=offer.pk).state == AppointmentState.OFFERED
+
+
+@pytest.mark.parametrize("foreign", [True, False])
+def test_staff_cannot_answer_a_contactless_offer(timeline, login_otp, other_prefecture, foreign):
+    """Regression: a staff session matched every appointment without a contact (counter
+    registrations) of any prefecture. Offer actions are the applicant's own."""
+    from tests.factories import StaffFactory
+
+    life = timeline(entries=10, slots=3)
+    life.run_all()
+    offer = Appointment.objects.filter(entry__window=life.window).first()
+    assert offer.entry.contact_id is None
+    staff = StaffFactory(
+        prefecture=other_prefecture if foreign else life.window.prefecture, role="supervisor"
+    )
+    client = login_otp(staff)
+
+    response = client.post(reverse("api-appointment-action", args=[offer.pk, "decline"]))
+
+    assert response.status_code == 403
+    assert response.json()["code"] == "not_authenticated"
+    assert Appointment.objects.get(pk=offer.pk).state == AppointmentState.OFFERED

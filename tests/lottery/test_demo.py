@@ -1,6 +1,9 @@
+from io import StringIO
+
 import pytest
 from django.core.management import call_command
 
+from accounts.models import AuditEvent
 from booking.models import WindowState
 from lottery import kit
 from lottery.management.commands.load_demo_draw import CODE
@@ -23,6 +26,10 @@ def test_load_demo_draw_publishes_a_replayable_draw_once():
         draw.beacon_round == 657413 and draw.parties.filter(revealed_at__isnull=False).count() == 2
     )
     assert_replays(kit.kit_files(draw))
+    out = StringIO()
+    call_command("verify_audit_log", stdout=out)
+    assert out.getvalue().startswith("audit log intact:")
+    assert not AuditEvent.objects.filter(actor_label__in=["", "system"]).exists()
 
 
 def test_load_demo_offers_leaves_three_offers_for_the_demo_applicant_once(client):

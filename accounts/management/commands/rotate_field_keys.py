@@ -2,7 +2,7 @@
 
 from django.core.management.base import BaseCommand, CommandError
 
-from accounts import rekey
+from accounts import audit, rekey
 
 
 class Command(BaseCommand):
@@ -15,6 +15,7 @@ class Command(BaseCommand):
     def add_arguments(self, parser):
         parser.add_argument("--batch", type=int, default=500, help="rows read at a time")
 
+    @audit.acted_by("command_rotate_field_keys")
     def handle(self, *args, batch: int, **options):
         if batch < 1:
             raise CommandError("--batch must be at least 1")

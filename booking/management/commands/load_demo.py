@@ -11,6 +11,7 @@ from django.db import transaction
 from django.utils import timezone
 from django_otp.plugins.otp_totp.models import TOTPDevice
 
+from accounts import audit
 from accounts.models import Role, User
 from booking.models import Prefecture, Procedure, Site, Slot, Window, WindowState
 
@@ -59,6 +60,7 @@ def _french_month(moment) -> str:
 class Command(BaseCommand):
     help = "Load the demo prefectures, windows, slots and staff (idempotent)."
 
+    @audit.acted_by("command_load_demo")
     def handle(self, *args, **options):
         with transaction.atomic():
             for code, (name, sites) in PREFECTURES.items():

@@ -14,6 +14,7 @@ from datetime import timedelta
 from django.core.management.base import BaseCommand, CommandError
 from django.db import transaction
 
+from accounts import audit
 from accounts.crypto import blind_index
 from accounts.models import IdentityKind, Person, User
 from booking.models import Entry, EntryStatus, Prefecture, Slot, Window, WindowState
@@ -37,6 +38,7 @@ ENTRIES = 320
 class Command(BaseCommand):
     help = "Give the demo prefecture a past, published draw whose kit replays (idempotent)."
 
+    @audit.acted_by("command_load_demo_draw")
     def handle(self, *args, **options):
         prefecture = demo_prefecture()
         if Draw.objects.filter(window__code=CODE, state=DrawState.PUBLISHED).exists():

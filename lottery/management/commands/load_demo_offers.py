@@ -15,7 +15,7 @@ from django.core.management.base import BaseCommand
 from django.db import transaction
 from django.utils import timezone
 
-from accounts import otp
+from accounts import audit, otp
 from accounts.models import ContactKind, Person
 from booking.models import Entry, EntryStatus, Slot, Window, WindowState
 from booking.services import advance_window
@@ -33,6 +33,7 @@ SLOTS = 10
 class Command(BaseCommand):
     help = "Give the demo prefecture a recent, published draw with offers for a demo applicant."
 
+    @audit.acted_by("command_load_demo_offers")
     def handle(self, *args, **options):
         prefecture = demo_prefecture()
         if Draw.objects.filter(window__code=CODE, state=DrawState.PUBLISHED).exists():

@@ -231,6 +231,9 @@ AXES_LOCKOUT_CALLABLE = "accounts.staff_login.lockout_response"
 AXES_ENABLE_ACCESS_FAILURE_LOG = True
 # Masked in axes' stored request data and log lines (the password always is).
 AXES_SENSITIVE_PARAMETERS = ["username", "ip_address", "otp_token", "csrfmiddlewaretoken"]
+# No "AXES: BEGIN" banner at every process start (each management command printed one); the
+# failures and lockouts are still logged.
+AXES_VERBOSE = False
 # A username reaching this many failed staff logins in 24 hours is reported (fairslot.security).
 STAFF_LOGIN_ALERT_FAILURES = 20
 

@@ -12,7 +12,8 @@ from django.views.decorators.cache import never_cache
 
 from accounts.models import Role
 
-# The prefecture's own staff; helpers (associations) register people, they see no staff page.
+# The prefecture's own staff. Helpers (associations) see only their own pages, which name
+# Role.HELPER themselves (booking.staff_registration).
 STAFF_ROLES = frozenset({Role.AGENT, Role.SUPERVISOR, Role.AUDITOR})
 
 

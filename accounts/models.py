@@ -68,6 +68,12 @@ class Person(models.Model):
     family_name = EncryptedTextField()
     birth_date = EncryptedTextField()
     nationality = models.CharField(max_length=2)
+    # Absences (confirmed appointments missed without a check-in), counted by lottery.absences
+    # for the person's later entries: agents see the count at check-in, and a window whose
+    # published rule says so gives weight 1 to an entry of a person absent within a year.
+    # db_default: rows written by SQL of our own (bench COPYs) get a count too.
+    absences = models.PositiveSmallIntegerField(default=0, db_default=0, editable=False)
+    last_absence_at = models.DateTimeField(null=True, blank=True, editable=False)
     created_at = models.DateTimeField(auto_now_add=True)
 
     def __str__(self) -> str:

@@ -27,6 +27,7 @@ from django.utils.translation import gettext_lazy as _
 from accounts import audit, outbox, ratelimit, sms_budget
 from accounts.crypto import blind_index
 from accounts.models import Contact, ContactCodeDevice, ContactKind
+from config import counters
 from config.errors import DomainError, Throttled
 
 logger = logging.getLogger(__name__)
@@ -125,12 +126,16 @@ def check_send_limits(
     budget = ()
     if kind == ContactKind.PHONE:
         budget = sms_budget.rules(country_code=_country_code(value), verified=verified)
-    ratelimit.check(
-        ratelimit.Hit(f"ip:{client_ip}", per_ip, 3600),
-        ratelimit.Cooldown(f"send:{value_hash}", SEND_COOLDOWN),
-        *(ratelimit.Hit(f"send:{value_hash}", limit, period) for limit, period in SEND_LIMITS),
-        *budget,
-    )
+    try:
+        ratelimit.check(
+            ratelimit.Hit(f"ip:{client_ip}", per_ip, 3600),
+            ratelimit.Cooldown(f"send:{value_hash}", SEND_COOLDOWN),
+            *(ratelimit.Hit(f"send:{value_hash}", limit, period) for limit, period in SEND_LIMITS),
+            *budget,
+        )
+    except DomainError as refusal:
+        counters.CODES_REFUSED.labels(refusal.code).inc()
+        raise
 
 
 def send_code(*, contact: Contact, client_ip: str, proof_ok: bool, language: str = "fr") -> None:
@@ -165,7 +170,9 @@ def _store_code(contact: Contact, device: ContactCodeDevice, language: str) -> T
     code = f"{secrets.randbelow(10**6):06d}"
     now = timezone.now()
     if device.locked_until and device.locked_until > now:
-        return _lock_error(device, now)
+        refusal = _lock_error(device, now)
+        counters.CODES_REFUSED.labels(refusal.code).inc()
+        return refusal
     device.token = _code_hash(contact.value_hash, code)
     device.valid_until = now + CODE_TTL
     device.attempts = 0
@@ -181,6 +188,7 @@ def _store_code(contact: Contact, device: ContactCodeDevice, language: str) -> T
         expires_at=device.valid_until,
     )
     contact.device = device
+    counters.CODES_SENT.labels(contact.kind).inc()
     return None
 
 

@@ -30,6 +30,7 @@ def server_env() -> dict:
     env.update(
         {
             "DEBUG": "0",
+            "ALLOW_CONSOLE_BACKENDS": "1",  # e-mails, if any, on the console
             "DJANGO_SETTINGS_MODULE": "bench.settings",
             "SECURE_COOKIES": "0",
             "SECURE_SSL_REDIRECT": "0",

@@ -31,6 +31,7 @@ def _setup():
     os.environ.update(
         {
             "DEBUG": "0",
+            "ALLOW_CONSOLE_BACKENDS": "1",  # e-mails, if any, on the console
             "DJANGO_SETTINGS_MODULE": "config.settings",
             "SECURE_COOKIES": "0",
             "SECURE_SSL_REDIRECT": "0",

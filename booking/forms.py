@@ -1,12 +1,14 @@
 """Forms translate the web page's fields into service inputs; they decide nothing."""
 
 from django import forms
+from django.conf import settings
 from django.utils.translation import get_language
 from django.utils.translation import gettext_lazy as _
 from dsfr.forms import DsfrBaseForm
 
 from accounts.countries import country_choices
 from accounts.models import ContactKind, IdentityKind
+from booking.helpers import CONSENT_STATEMENT
 from booking.registration import RegistrationInput
 
 WEEKDAYS = [
@@ -103,3 +105,42 @@ class ContactLoginForm(DsfrBaseForm):
 
 class ReceiptCheckForm(DsfrBaseForm):
     receipt = forms.CharField(label=_("Receipt code"), max_length=600, widget=forms.Textarea)
+
+
+class StaffRegistrationForm(RegistrationForm):
+    """The web form, filled in by an agent at the counter (or a helper) for the person in front
+    of them: no proof of work, and the contact is optional."""
+
+    contact_kind = forms.ChoiceField(
+        label=_("How do we reach the person?"),
+        widget=forms.RadioSelect,
+        choices=ContactKind.choices,
+        initial=ContactKind.PHONE,
+        required=False,
+    )
+    contact = forms.CharField(
+        label=_("Their mobile phone number or e-mail address"),
+        max_length=254,
+        required=False,
+        help_text=_("The receipt is sent to it, and later the result. Leave empty if none."),
+    )
+    language = forms.ChoiceField(
+        label=_("Language of the messages"), choices=settings.LANGUAGES, required=False
+    )
+    altcha = None
+
+    def __init__(self, *args, window, **kwargs):
+        super().__init__(*args, window=window, **kwargs)
+        self.fields["language"].initial = get_language()
+
+
+class HelperRegistrationForm(StaffRegistrationForm):
+    consent = forms.BooleanField(label=CONSENT_STATEMENT, required=True)
+
+
+class OrganisationForm(DsfrBaseForm):
+    name = forms.CharField(
+        label=_("Name of your organisation"),
+        max_length=120,
+        help_text=_("As the prefecture knows it. A supervisor of the prefecture approves it."),
+    )

@@ -13,7 +13,7 @@ from django.conf import settings
 from django.core.validators import RegexValidator
 from django.db import models
 from django.db.models import ExpressionWrapper, Q
-from django.db.models.functions import Length
+from django.db.models.functions import Length, Lower, Now
 from django.db.models.lookups import Exact
 from django.utils.translation import gettext_lazy as _
 
@@ -91,6 +91,13 @@ class WindowState(models.TextChoices):
     PUBLISHED = "published", _("Published")
 
 
+def absence_rule_default() -> bool:
+    """A new window takes the absence rule from the settings (ABSENCE_LOWERS_WEIGHT, off by
+    default). The rule then stays the window's: its announcement publishes it before the close,
+    so changing the setting later changes no window already created."""
+    return settings.ABSENCE_LOWERS_WEIGHT
+
+
 class Window(models.Model):
     """A registration period for some procedures of one prefecture, with its draw.
 
@@ -115,6 +122,11 @@ class Window(models.Model):
     urgency_days = models.PositiveSmallIntegerField(default=30)
     offer_hours = models.PositiveSmallIntegerField(default=48)
     cancel_cutoff_hours = models.PositiveSmallIntegerField(default=24)
+    # The published absence rule (lottery.services.entry_rules): whether an absence recorded for
+    # a person lowers the weight of their entries in this window's draw.
+    absence_lowers_weight = models.BooleanField(
+        default=absence_rule_default, db_default=False, editable=False
+    )
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:
@@ -327,6 +339,19 @@ class Appointment(models.Model):
     offered_at = models.DateTimeField(auto_now_add=True)
     respond_by = models.DateTimeField(null=True, blank=True)
     state_changed_at = models.DateTimeField(null=True, blank=True)
+    # Written once, by booking.checkin.check_in (database time): when, at which desk, by whom.
+    checked_in_at = models.DateTimeField(null=True, blank=True, editable=False)
+    # db_default: the draw inserts its appointments with SQL naming the columns it sets.
+    checkin_desk = models.CharField(max_length=20, blank=True, db_default="", editable=False)
+    checked_in_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="+",
+        db_index=False,
+        editable=False,
+    )
 
     class Meta:
         ordering = ["slot__starts_at"]
@@ -343,6 +368,12 @@ class Appointment(models.Model):
             ),
             models.CheckConstraint(
                 name="appointment_state_valid", condition=Q(state__in=AppointmentState.values)
+            ),
+            # A check-in always says when and at which desk.
+            models.CheckConstraint(
+                name="appointment_checkin_recorded",
+                condition=~Q(state=AppointmentState.CHECKED_IN)
+                | (Q(checked_in_at__isnull=False) & ~Q(checkin_desk="")),
             ),
         ]
 
@@ -475,3 +506,88 @@ class PartnerKey(models.Model):
 
     def __str__(self) -> str:
         return f"{self.name} ({self.prefecture_id})"
+
+
+def _approval_complete(name: str) -> models.CheckConstraint:
+    """An approval names who gave it and when, or neither."""
+    return models.CheckConstraint(
+        name=name,
+        condition=Q(approved_at__isnull=True, approved_by__isnull=True)
+        | Q(approved_at__isnull=False, approved_by__isnull=False),
+    )
+
+
+class Organisation(models.Model):
+    """An association whose members (helpers) register the people they accompany into one
+    prefecture's windows. A supervisor of that prefecture approves it (booking.helpers); until
+    then its helpers register nobody."""
+
+    prefecture = models.ForeignKey(
+        Prefecture, on_delete=models.PROTECT, related_name="organisations"
+    )
+    name = models.CharField(max_length=120)
+    created_at = models.DateTimeField(auto_now_add=True)
+    approved_at = models.DateTimeField(null=True, blank=True)
+    approved_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+
+    class Meta:
+        ordering = ["name"]
+        constraints = [
+            models.UniqueConstraint(Lower("name"), "prefecture", name="organisation_name_unique"),
+            _approval_complete("organisation_approval_complete"),
+        ]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class HelperMembership(models.Model):
+    """A helper account (Role.HELPER) in its organisation, one organisation per account,
+    approved by a supervisor of the organisation's prefecture."""
+
+    user = models.OneToOneField(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="helper_membership"
+    )
+    organisation = models.ForeignKey(
+        Organisation, on_delete=models.PROTECT, related_name="memberships"
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+    approved_at = models.DateTimeField(null=True, blank=True)
+    approved_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+
+    class Meta:
+        constraints = [_approval_complete("helper_membership_approval_complete")]
+
+    def __str__(self) -> str:
+        return f"Helper #{self.user_id} in {self.organisation_id}"
+
+
+class HelperConsent(models.Model):
+    """The consent of a person registered by a helper: to which entry, recorded by which helper
+    of which organisation, when (database time), to which statement. One row per helper
+    registration, which the caps per helper and per organisation count (hence the window here
+    too: they are counted without reading the entries)."""
+
+    entry = models.OneToOneField(Entry, on_delete=models.PROTECT, related_name="helper_consent")
+    window = models.ForeignKey(Window, on_delete=models.PROTECT, related_name="+", db_index=False)
+    organisation = models.ForeignKey(
+        Organisation, on_delete=models.PROTECT, related_name="+", db_index=False
+    )
+    helper = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+", db_index=False
+    )
+    statement = models.CharField(max_length=400)
+    consented_at = models.DateTimeField(db_default=Now())
+
+    class Meta:
+        indexes = [
+            models.Index(fields=["window", "organisation"], name="consent_window_organisation"),
+            models.Index(fields=["helper", "window"], name="consent_helper_window"),
+        ]
+
+    def __str__(self) -> str:
+        return f"Consent for entry {self.entry_id}"

@@ -22,7 +22,7 @@ from django.utils.translation import gettext_lazy as _
 
 from accounts import audit, otp
 from accounts.crypto import blind_index
-from accounts.models import Contact, ContactKind, IdentityKind, Person
+from accounts.models import ContactKind, IdentityKind
 from accounts.normalize import (
     NormalizationError,
     normalize_contact,
@@ -31,12 +31,10 @@ from accounts.normalize import (
     normalize_nationality,
     normalize_passport,
 )
-from accounts.outbox import enqueue_message
+from booking.entries import already_registered, enter_person
 from booking.models import (
-    MAX_ENTRIES_PER_CONTACT,
     Channel,
     DuplicateAttempt,
-    DuplicateFlag,
     Entry,
     PendingRegistration,
     Procedure,
@@ -44,8 +42,7 @@ from booking.models import (
     Window,
     WindowState,
 )
-from booking.receipts import receipt_message
-from config.errors import Busy, Conflict, DomainError, Throttled
+from config.errors import Conflict, DomainError, Throttled
 
 logger = logging.getLogger(__name__)
 
@@ -105,13 +102,20 @@ def _identity(data: RegistrationInput, nationality: str) -> tuple[str, str]:
     raise FieldError("identity_kind", "identity_kind", _("Choose a kind of identity document."))
 
 
-def _normalised(data: RegistrationInput) -> dict:
-    """Validate and normalise every answer; raise FieldError naming the first bad field."""
-    nationality = _checked("nationality", normalize_nationality, data.nationality)
-    identifier, identity_key = _identity(data, nationality)
+def _contact(data: RegistrationInput, optional: bool) -> str:
+    if optional and not data.contact.strip():
+        return ""
     if data.contact_kind not in ContactKind.values:
         raise FieldError("contact_kind", "contact_kind", _("Choose a phone or an e-mail."))
-    contact = _checked("contact", partial(normalize_contact, data.contact_kind), data.contact)
+    return _checked("contact", partial(normalize_contact, data.contact_kind), data.contact)
+
+
+def normalise_answers(data: RegistrationInput, *, contact_optional: bool = False) -> dict:
+    """Validate and normalise every answer; raise FieldError naming the first bad field. With
+    `contact_optional` (a person registered by staff), no contact gives "" as the contact."""
+    nationality = _checked("nationality", normalize_nationality, data.nationality)
+    identifier, identity_key = _identity(data, nationality)
+    contact = _contact(data, contact_optional)
     family = _checked("family_name", normalize_name, data.family_name)
     given = _checked("given_names", normalize_name, data.given_names)
     weekdays = "".join(sorted(set(data.excluded_weekdays)))
@@ -149,7 +153,7 @@ def _window_closed() -> Conflict:
     return Conflict("window_closed", _("This registration window is closed."))
 
 
-def _check_window(window: Window, answers: dict) -> Procedure:
+def check_window(window: Window, answers: dict) -> Procedure:
     """Refuse unless the window is open (by database time) and offers the chosen procedure and
     sites; return the procedure."""
     open_now = Window.objects.filter(_open_now(), pk=window.pk)
@@ -199,7 +203,7 @@ def replayed_start(
 ) -> PendingRegistration | None:
     """The registration an earlier request with this key and these answers started, if any
     (checked before anything is spent on a retry: a proof of work is single use)."""
-    answers = _normalised(data)
+    answers = normalise_answers(data)
     return _replayed(idempotency_key, answers["contact"], _request_hash(window, answers))
 
 
@@ -217,13 +221,13 @@ def start_registration(
     refusal (limits, a locked contact) keeps nothing. Says nothing about whether the person or
     the contact is already known. A retry with the same `idempotency_key` and answers returns
     the first registration without sending another code."""
-    answers = _normalised(data)
+    answers = normalise_answers(data)
     request_hash = _request_hash(window, answers)
     if idempotency_key:
         earlier = _replayed(idempotency_key, answers["contact"], request_hash)
         if earlier is not None:
             return earlier
-    _check_window(window, answers)
+    check_window(window, answers)
     try:
         with transaction.atomic():
             contact = otp.contact_with_code(
@@ -294,33 +298,6 @@ def verify_registration(*, pending: PendingRegistration, code: str) -> None:
 # --- Submit -----------------------------------------------------------------------------------
 
 
-def initial_tier(window: Window, permit_expires_on: str | None, urgent_approved=False) -> int:
-    """Tier 0 for urgent cases: permit expired or expiring within the window's urgency days."""
-    if urgent_approved:
-        return 0
-    if permit_expires_on:
-        limit = window.closes_at.date() + timedelta(days=window.urgency_days)
-        return 0 if date.fromisoformat(permit_expires_on) <= limit else 1
-    return 1
-
-
-def _contact_full() -> Conflict:
-    return Conflict(
-        "contact_full",
-        _("This phone or e-mail already has the maximum number of registrations (3)."),
-    )
-
-
-def _already_registered() -> Conflict:
-    return Conflict(
-        "already_registered",
-        _(
-            "A registration already exists for this person and procedure. "
-            "If you think this is a mistake, go to the prefecture's counter."
-        ),
-    )
-
-
 def _locked_pending(lookup: dict) -> PendingRegistration:
     """The live registration, locked (concurrent submits of it queue here), with its window
     and contact."""
@@ -334,34 +311,6 @@ def _locked_pending(lookup: dict) -> PendingRegistration:
     if pending is None:
         raise _not_found()
     return pending
-
-
-def _person(answers: dict) -> Person:
-    """The person with this identity, created if new (a concurrent creation is read)."""
-    values = {
-        "kind": answers["identity_kind"],
-        "likeness_hash": answers["likeness_hash"],
-        "identifier": answers["identifier"],
-        "given_names": answers["given_names"],
-        "family_name": answers["family_name"],
-        "birth_date": answers["birth_date"],
-        "nationality": answers["nationality"],
-    }
-    person, _created = Person.objects.get_or_create(
-        identity_hash=answers["identity_hash"], defaults=values
-    )
-    return person
-
-
-def _free_seat(contact: Contact) -> int:
-    """The contact's first free seat (its row is locked by the caller), or refuse."""
-    taken = set(
-        Entry.objects.filter(contact=contact, active=True).values_list("contact_seat", flat=True)
-    )
-    free = [seat for seat in range(1, MAX_ENTRIES_PER_CONTACT + 1) if seat not in taken]
-    if not free:
-        raise _contact_full()
-    return free[0]
 
 
 def _refused_so_far(pending: PendingRegistration) -> int:
@@ -389,81 +338,24 @@ def _submittable(pending: PendingRegistration) -> tuple[dict, Procedure]:
     if not pending.verified_at:
         raise DomainError("not_verified", _("Enter the code we sent you first."), http_status=403)
     answers = json.loads(pending.payload)
-    return answers, _check_window(pending.window, answers)
-
-
-def _insert_entry(pending, answers, person, procedure, seat) -> Entry | None:
-    """The entry, or None if the person already holds one for the procedure (the constraint
-    decides, also against a concurrent registration through another contact)."""
-    window = pending.window
-    try:
-        with transaction.atomic():
-            return Entry.objects.create(
-                window=window,
-                procedure=procedure,
-                person=person,
-                contact=pending.contact,
-                contact_seat=seat,
-                channel=pending.channel,
-                excluded_weekdays=answers["excluded_weekdays"],
-                permit_expires_on=answers["permit_expires_on"],
-                tier=initial_tier(window, answers["permit_expires_on"]),
-            )
-    except IntegrityError:
-        if Entry.objects.filter(person=person, procedure=procedure, active=True).exists():
-            return None
-        # A seat taken meanwhile by another path (a carried entry): the client may retry.
-        raise Busy(
-            "busy", _("The service is busy. Please try again in a moment."), retry_after=2
-        ) from None
-
-
-def _flag_likeness(entry: Entry, person: Person, prefecture_id: int) -> None:
-    """Flag for review (never refuse, never say) people with the same names, birth date and
-    nationality under another document number."""
-    similar = Person.objects.filter(likeness_hash=person.likeness_hash).exclude(pk=person.pk)
-    flags = [
-        DuplicateFlag(entry=entry, similar_person_id=pk)
-        for pk in similar.values_list("pk", flat=True)
-    ]
-    if flags:
-        DuplicateFlag.objects.bulk_create(flags)
-        audit.record(
-            "entry.flagged_similar",
-            target=entry,
-            prefecture_id=prefecture_id,
-            actor="applicant",
-            similar=len(flags),
-        )
+    return answers, check_window(pending.window, answers)
 
 
 def _register(pending: PendingRegistration, answers: dict, procedure, language: str):
-    """The entry of a verified registration, with its mark, audit row and receipt; None if the
-    person already holds an entry for the procedure."""
-    # Lock the contact: its seats are counted and taken one submit at a time.
-    list(Contact.objects.select_for_update().filter(pk=pending.contact_id).values_list("pk"))
-    # A full contact is refused before duplicates are looked at: it learns nothing of others.
-    seat = _free_seat(pending.contact)
-    # The constraint finds a duplicate person (_insert_entry): no check before the insert.
-    person = _person(answers)
-    entry = _insert_entry(pending, answers, person, procedure, seat)
-    if entry is None:
-        return None
-    if answers["sites"]:
-        prefecture_sites = Site.objects.filter(prefecture_id=pending.window.prefecture_id)
-        entry.sites.add(*prefecture_sites.filter(code__in=answers["sites"]))
-    _flag_likeness(entry, person, pending.window.prefecture_id)
-    pending.entry = entry
-    pending.save(update_fields=["entry"])
-    audit.record(
-        "entry.registered",
-        target=entry,
-        prefecture_id=pending.window.prefecture_id,
+    """The entry of a verified registration (`enter_person`), marked on the registration; None
+    if the person already holds an entry for the procedure."""
+    entry = enter_person(
+        window=pending.window,
+        answers=answers,
+        procedure=procedure,
+        contact=pending.contact,
+        channel=pending.channel,
         actor="applicant",
-        entry_id=entry.entry_id,
-        channel=entry.channel,
+        language=language,
     )
-    enqueue_message(**receipt_message(entry, pending.contact, language))
+    if entry is not None:
+        pending.entry = entry
+        pending.save(update_fields=["entry"])
     return entry
 
 
@@ -497,4 +389,4 @@ def submit_registration(
         raise Throttled(
             "too_many_duplicates", _("Too many refused registrations from this contact.")
         )
-    raise _already_registered()
+    raise already_registered()

@@ -1,6 +1,6 @@
 from django.urls import path
 
-from booking import staff_views, views
+from booking import staff_capacity, staff_desk, staff_registration, staff_views, views
 
 urlpatterns = [
     path("", views.home, name="home"),
@@ -16,6 +16,7 @@ urlpatterns = [
     path("my/code/", views.my_code, name="my-code"),
     path("my/logout/", views.my_logout, name="my-logout"),
     path("staff/partner-keys/", staff_views.partner_keys, name="staff-partner-keys"),
+    path("staff/windows/<str:code>/", staff_capacity.window_capacity, name="staff-window-capacity"),
     path(
         "staff/partner-keys/<int:pk>/revoke/",
         staff_views.partner_key_revoke,
@@ -37,4 +38,41 @@ urlpatterns = [
         staff_views.duplicate_withdraw,
         name="staff-duplicate-withdraw",
     ),
+    path(
+        "staff/windows/<str:code>/register/",
+        staff_registration.counter_register,
+        name="staff-counter-register",
+    ),
+    path(
+        "staff/entries/<str:entry_id>/receipt/",
+        staff_registration.entry_receipt,
+        name="staff-entry-receipt",
+    ),
+    path("staff/organisations/", staff_registration.organisations, name="staff-organisations"),
+    path(
+        "staff/organisations/<int:pk>/approve/",
+        staff_registration.organisation_approve,
+        name="staff-organisation-approve",
+    ),
+    path(
+        "staff/helpers/<int:pk>/approve/",
+        staff_registration.helper_approve,
+        name="staff-helper-approve",
+    ),
+    path("staff/helper/", staff_registration.helper_home, name="staff-helper"),
+    path("staff/helper/entries/", staff_registration.helper_entries, name="staff-helper-entries"),
+    path(
+        "staff/helper/register/<str:code>/",
+        staff_registration.helper_register,
+        name="staff-helper-register",
+    ),
+    path("staff/day/", staff_desk.day_pick, name="staff-day-pick"),
+    path("staff/sites/<str:site_code>/day/<str:day>/", staff_desk.day, name="staff-day"),
+    path(
+        "staff/sites/<str:site_code>/day/<str:day>/export.csv",
+        staff_desk.day_export,
+        name="staff-day-export",
+    ),
+    path("staff/checkin/", staff_desk.checkin_page, name="staff-checkin"),
+    path("staff/checkin/present/", staff_desk.checkin_present, name="staff-checkin-present"),
 ]

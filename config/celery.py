@@ -11,6 +11,21 @@ app.config_from_object("django.conf:settings", namespace="CELERY")
 app.autodiscover_tasks()
 
 
+@signals.worker_init.connect
+@signals.beat_init.connect
+def _refuse_to_start_if_misconfigured(**_kwargs):
+    # Celery logs and swallows an Exception raised by a signal handler: SystemExit is not one,
+    # so the worker or beat stops here, with the message naming the variable.
+    from django.core.exceptions import ImproperlyConfigured
+
+    from ops.checks import refuse_to_start_if_misconfigured
+
+    try:
+        refuse_to_start_if_misconfigured()
+    except ImproperlyConfigured as exc:
+        raise SystemExit(f"ImproperlyConfigured: {exc}") from None
+
+
 # Every audit row written by a task names it ("task_tick_draws"), never a bare "system".
 _actors = {}
 

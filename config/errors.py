@@ -7,6 +7,7 @@ message is translatable, rendered in the request's language by the handler.
 from django.core.exceptions import RequestDataTooBig
 from django.http import JsonResponse
 from django.utils.translation import gettext_lazy as _
+from django.views.defaults import bad_request as page_bad_request
 from django.views.defaults import page_not_found
 from rest_framework import status
 from rest_framework.exceptions import APIException, NotFound, ValidationError
@@ -117,3 +118,12 @@ def api_not_found(request, exception):
         body = {"code": "not_found", "message": str(NotFound.default_detail)}
         return JsonResponse(body, status=status.HTTP_404_NOT_FOUND)
     return page_not_found(request, exception)
+
+
+def bad_request(request, exception):
+    """handler400 (a BadRequest or SuspiciousOperation raised outside DRF, such as a NUL byte in
+    the address, config.middleware): the API's envelope under /api/, Django's page elsewhere."""
+    if request.path.startswith("/api/"):
+        body = {"code": "bad_request", "message": str(_("The request is not valid."))}
+        return JsonResponse(body, status=status.HTTP_400_BAD_REQUEST)
+    return page_bad_request(request, exception)

@@ -107,12 +107,19 @@ INSTALLED_APPS = [
     "axes",
     "rest_framework",
     "drf_spectacular",
+    # Redoc's bundle as a static file of our own: the docs page loads nothing from a CDN.
+    "drf_spectacular_sidecar",
     "accounts",
     "booking",
     "lottery",
+    "ops",
 ]
 
 MIDDLEWARE = [
+    # First: the request id is set before anything logs, and every answer is counted.
+    "ops.middleware.RequestRecordMiddleware",
+    # /healthz, /readyz and /metrics, answered before host checks and the HTTPS redirect.
+    "ops.middleware.OperationalEndpointsMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
@@ -127,6 +134,8 @@ MIDDLEWARE = [
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "django.middleware.csp.ContentSecurityPolicyMiddleware",
+    # Inside the ones above, so that its 400 and 413 answers carry their headers too.
+    "config.middleware.BadInputMiddleware",
     # Last, as axes asks: turns a login answered while locked out into the lockout page.
     "axes.middleware.AxesMiddleware",
 ]
@@ -164,7 +173,9 @@ else:
     # Bound every statement and lock wait so that a stuck request fails instead of piling up.
     DATABASES["default"]["OPTIONS"] = {
         "options": f"-c statement_timeout={env_int('DB_STATEMENT_TIMEOUT_MS', 30000)}"
-        f" -c lock_timeout={env_int('DB_LOCK_TIMEOUT_MS', 3000)}"
+        f" -c lock_timeout={env_int('DB_LOCK_TIMEOUT_MS', 3000)}",
+        # A database that does not answer fails a request (and /readyz) in seconds, not minutes.
+        "connect_timeout": env_int("DB_CONNECT_TIMEOUT_SECONDS", 5, minimum=1),
     }
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 AUTH_USER_MODEL = "accounts.User"
@@ -305,7 +316,14 @@ REST_FRAMEWORK = {
         "rest_framework.parsers.MultiPartParser",
     ],
 }
-SPECTACULAR_SETTINGS = {"TITLE": "Fairslot API", "VERSION": "1.0.0", "SERVE_INCLUDE_SCHEMA": False}
+SPECTACULAR_SETTINGS = {
+    "TITLE": "Fairslot API",
+    "VERSION": "1.0.0",
+    "SERVE_INCLUDE_SCHEMA": False,
+    "REDOC_DIST": "SIDECAR",
+}
+# No request body is larger than this (config.middleware answers 413, JSON bodies included).
+DATA_UPLOAD_MAX_MEMORY_SIZE = 1024 * 1024
 
 # --- Celery ---------------------------------------------------------------------------------
 CELERY_BROKER_URL = env_url(
@@ -333,6 +351,9 @@ CELERY_TASK_ALWAYS_EAGER = env_bool("CELERY_TASK_ALWAYS_EAGER", False)
 OUTBOX_COALESCE_KICKS = bool(REDIS_URL)
 CELERY_TASK_ACKS_LATE = True
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
+# Workers and beat log through LOGGING below (JSON lines under LOG_FORMAT=json), not through the
+# format Celery would otherwise install on the root logger.
+CELERY_WORKER_HIJACK_ROOT_LOGGER = False
 CELERY_TASK_IGNORE_RESULT = True
 CELERY_BEAT_SCHEDULE_FILENAME = str(VAR_DIR / "celerybeat-schedule")
 CELERY_BEAT_SCHEDULE = {
@@ -351,17 +372,45 @@ CELERY_BEAT_SCHEDULE = {
         "task": "accounts.tasks.task_purge_expired_codes",
         "schedule": crontab(minute=17),
     },
+    # Confirmed appointments whose time passed without a check-in become absences, every evening
+    # at 20:00 (Celery's time zone is TIME_ZONE, Europe/Paris). Idempotent: a missed evening is
+    # made up by the next one.
+    "mark-absences": {
+        "task": "lottery.tasks.task_mark_absences",
+        "schedule": crontab(hour=20, minute=0),
+    },
+    # Proves to /readyz that beat sends and a worker runs (ops.health: at most 2 minutes old).
+    "heartbeat": {"task": "ops.tasks.task_heartbeat", "schedule": 30.0},
 }
 
 # --- Draw ---------------------------------------------------------------------------------------
 # drand relays from which the beacon round is fetched (verified against the pinned key whatever
 # the relay). Empty: no fetching; a supervisor pastes the round's JSON (offline machines).
 DRAND_RELAYS = env_list("DRAND_RELAYS", ["https://api.drand.sh", "https://drand.cloudflare.com"])
+# The published absence rule of windows created from now on (booking.models.Window): whether an
+# absence recorded for a person in the year before the close gives their entry weight 1. Off by
+# default: an absence is always recorded (and resets the carry-over weight), nothing more.
+ABSENCE_LOWERS_WEIGHT = env_bool("ABSENCE_LOWERS_WEIGHT", False)
+# Where the public reads this project's source; each draw page links to it and each kit names the
+# version that built it (lottery.kit.project_version). "{version}" is replaced by that git
+# commit, e.g. https://git.example.org/fairslot/-/tree/{version}. Empty: no link.
+SOURCE_URL = env_url("SOURCE_URL", "", ("https://", "http://"))
+# The version kits name when git cannot tell it (an image built without .git): the commit.
+FAIRSLOT_VERSION = env_str("FAIRSLOT_VERSION", "")
+
+# --- Association helpers ----------------------------------------------------------------------
+# Entries a helper, and all the helpers of one organisation, may register in one window
+# (booking.helpers). An association's social worker accompanies a few dozen people a month; a
+# large association a few hundred. More is a request to the prefecture, not a setting to raise.
+HELPER_CAP_PER_WINDOW = env_int("HELPER_CAP_PER_WINDOW", 30, minimum=1)
+ORGANISATION_CAP_PER_WINDOW = env_int("ORGANISATION_CAP_PER_WINDOW", 200, minimum=1)
 
 # --- Notifications --------------------------------------------------------------------------
 SMS_BACKEND = env_str("SMS_BACKEND", "accounts.sms.ConsoleBackend")
 SMS_GATEWAY_URL = env_url("SMS_GATEWAY_URL", None, ("https://", "http://"))
 SMS_GATEWAY_TOKEN = env_str("SMS_GATEWAY_TOKEN", "")
+if SMS_BACKEND == "accounts.sms.HttpGatewayBackend" and not SMS_GATEWAY_URL:
+    raise ImproperlyConfigured("SMS_GATEWAY_URL is required with SMS_BACKEND=HttpGatewayBackend.")
 SMS_DAILY_BUDGET = env_int("SMS_DAILY_BUDGET", 5000)
 # Parts of the day's SMS budget, in percent (accounts.sms_budget): kept for verified contacts
 # (log-ins, offers), and the most any one foreign country code may take.
@@ -374,13 +423,55 @@ MAILERS = {
     }
 }
 DEFAULT_FROM_EMAIL = env_str("DEFAULT_FROM_EMAIL", "Fairslot <no-reply@fairslot.localhost>")
+# A console backend prints every phone number, address and one-time code into the worker's log.
+# Without DEBUG it is refused at start unless ALLOW_CONSOLE_BACKENDS=1 says so (a test run, a
+# demo), as a missing secret is: a forgotten SMS_BACKEND must not go live unnoticed.
+ALLOW_CONSOLE_BACKENDS = env_bool("ALLOW_CONSOLE_BACKENDS", False)
+_CONSOLE_BACKENDS = {
+    "SMS_BACKEND": (SMS_BACKEND, "accounts.sms.ConsoleBackend"),
+    "EMAIL_BACKEND": (
+        MAILERS["default"]["BACKEND"],
+        "django.core.mail.backends.console.EmailBackend",
+    ),
+}
+for _name, (_chosen, _console) in _CONSOLE_BACKENDS.items():
+    if _chosen == _console and not DEBUG and not ALLOW_CONSOLE_BACKENDS:
+        raise ImproperlyConfigured(
+            f"{_name} is the console backend ({_console}), which writes personal data and "
+            f"one-time codes into the logs: set {_name} to a real backend (see README, section "
+            "Configuration), or ALLOW_CONSOLE_BACKENDS=1 if that is really meant."
+        )
 
 # --- Logging --------------------------------------------------------------------------------
 # Personal data never goes to logs: log pseudonymous ids (entry_id, pk) only.
+# LOG_FORMAT=json (the image's default): one JSON object a line on stderr, with the request's
+# id (config/logs.py, which also withholds the paths Django logs: they can hold tokens).
+LOG_FORMAT = env_str("LOG_FORMAT", "plain")
+if LOG_FORMAT not in ("plain", "json"):
+    raise ImproperlyConfigured(f"LOG_FORMAT must be plain or json, got {LOG_FORMAT!r}.")
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
-    "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"}},
-    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
+    "filters": {
+        "request_id": {"()": "config.logs.RequestIdFilter"},
+        "withhold_path": {"()": "config.logs.WithholdPathFilter"},
+    },
+    "formatters": {
+        "plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"},
+        "json": {"()": "config.logs.JsonFormatter"},
+    },
+    "handlers": {
+        "console": {
+            "class": "logging.StreamHandler",
+            "formatter": LOG_FORMAT,
+            "filters": ["request_id", "withhold_path"],
+        }
+    },
     "root": {"handlers": ["console"], "level": env_str("LOG_LEVEL", "INFO")},
 }
+
+# --- Operations -----------------------------------------------------------------------------
+# Bearer token of /metrics (ops.metrics); unset: /metrics answers 404.
+METRICS_TOKEN = env_str("METRICS_TOKEN", "")
+if METRICS_TOKEN and len(METRICS_TOKEN) < 32:
+    raise ImproperlyConfigured("METRICS_TOKEN must be at least 32 characters long.")

@@ -5,8 +5,10 @@ before anything else is read (accounts.access.staff_object_or_404), and the serv
 the role and the prefecture. Serializers validate shape only; services decide.
 """
 
+from django.core.paginator import Paginator
 from django.http import Http404
 from django.shortcuts import get_object_or_404
+from django.urls import reverse
 from django.utils.translation import gettext_lazy as _
 from drf_spectacular.extensions import OpenApiAuthenticationExtension
 from drf_spectacular.types import OpenApiTypes
@@ -18,10 +20,11 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from accounts.access import staff_object_or_404
+from booking.duplicates import review_counts
 from booking.models import Appointment
 from booking.views import APPLICANT_KEY
 from config.errors import DomainError
-from lottery import kit, services, services_offers
+from lottery import four_eyes, kit, selectors, services, services_offers
 from lottery.models import BeaconSource, Draw
 from lottery.views import _draw
 
@@ -136,7 +139,8 @@ class ReviewCreate(DrawAPIView):
 
 class DrawRecord(APIView):
     """The public record: announcement and, when published so far, freeze digests, reveals,
-    beacon, seed and results digest (the files themselves are on the public page)."""
+    beacon, seed and results digest (the files themselves are on the public page), and the
+    figures of the page's summary (counts only, no person)."""
 
     authentication_classes = []
     permission_classes = []
@@ -154,8 +158,57 @@ class DrawRecord(APIView):
                 "seed": draw.seed or None,
                 "results_digest": draw.results_digest or None,
                 "checks": draw.checks or None,
+                "figures": {
+                    **selectors.draw_summary(draw),
+                    "groups": (draw.counts or {}).get("groups"),
+                    "reoffers": selectors.reoffer_count(draw),
+                    "four_eyes": four_eyes.counts(draw.window_id),
+                    "duplicate_reviews": review_counts([draw.window_id])[draw.window_id],
+                },
             }
         )
+
+
+class DrawListQuery(serializers.Serializer):
+    prefecture = serializers.CharField(max_length=32, required=False)
+    year = serializers.IntegerField(min_value=2000, max_value=9999, required=False)
+    page = serializers.IntegerField(min_value=1, required=False)
+
+
+class DrawList(APIView):
+    """Open data: every draw's figures, latest closing first, filtered like the public list."""
+
+    authentication_classes = []
+    permission_classes = []
+    per_page = 100
+
+    @extend_schema(
+        operation_id="draws_list", parameters=[DrawListQuery], responses={200: OpenApiTypes.OBJECT}
+    )
+    def get(self, request):
+        query = DrawListQuery(data=request.query_params)
+        query.is_valid(raise_exception=True)
+        filters = {k: v for k, v in query.validated_data.items() if k != "page"}
+        page = Paginator(selectors.public_draws(**filters), self.per_page).get_page(
+            query.validated_data.get("page")
+        )
+        return Response(
+            {
+                "count": page.paginator.count,
+                "page": page.number,
+                "pages": page.paginator.num_pages,
+                "draws": [self.item(request, draw) for draw in page],
+            }
+        )
+
+    @staticmethod
+    def item(request, draw: Draw) -> dict:
+        code = draw.window.code
+        return {
+            **selectors.draw_summary(draw),
+            "page": request.build_absolute_uri(reverse("draw-detail", args=[code])),
+            "record": request.build_absolute_uri(reverse("api-draw", args=[code])),
+        }
 
 
 # --- Applicants: answer an offer, cancel an appointment ---------------------------------------

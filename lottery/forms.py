@@ -139,3 +139,16 @@ class DecisionForm(DsfrBaseForm):
         widget=forms.RadioSelect,
     )
     note = forms.CharField(label=_("Note"), max_length=500, required=False)
+
+
+class DrawFilterForm(DsfrBaseForm):
+    """The public list's filter (a GET form: a filtered list has its own address). Choices are
+    the prefectures and years that have draws, so every choice finds something."""
+
+    prefecture = forms.ChoiceField(label=_("Prefecture"), required=False)
+    year = forms.TypedChoiceField(label=_("Year"), required=False, coerce=int, empty_value=None)
+
+    def __init__(self, *args, prefectures=(), years=(), **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["prefecture"].choices = [("", _("All prefectures")), *prefectures]
+        self.fields["year"].choices = [("", _("All years")), *((y, str(y)) for y in years)]

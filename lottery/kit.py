@@ -1,20 +1,26 @@
 """The replay kit of FAIRDRAW-1 section 13, built from a Draw record, and served as a .zip.
 
-Every file is a pure function of the stored record (same record, same bytes, same zip), so a
-kit downloaded twice is identical. `verify_kit` runs the engine's own replay in process; the
-auditor's tool is `python -m lottery.fairdraw replay DIR`, which needs nothing of Django.
+Every file is a pure function of the stored record and of the code's version (same record and
+release, same bytes, same zip), so a kit downloaded twice is identical. `verify_kit` runs the
+engine's own replay in process; the auditor's tool is the kit's own `replay.py` (the engine in one
+file, see lottery/standalone.py), which needs Python 3.10+ and nothing else, beside a VERSION
+file naming the code that built it.
 """
 
+import functools
 import hashlib
 import io
 import json
+import re
+import subprocess
 import zipfile
 
+from django.conf import settings
 from django.db import transaction
 
-from lottery import beacon, blobs, services_offers
+from lottery import beacon, blobs, services_offers, standalone
 from lottery.fairdraw.kit import replay_files
-from lottery.models import BeaconMode, BeaconSource, Draw, DrawKit, DrawState
+from lottery.models import BeaconMode, Draw, DrawKit, DrawState
 
 SOFTWARE = "fairslot lottery (FAIRDRAW-1)"
 # The large files (up to about 110 MB): name -> (binary field of Draw, field of its digest).
@@ -111,12 +117,14 @@ def _file_builders(draw: Draw, unpublished: bool) -> dict:
     )
     if draw.drawn_at is None or not (unpublished or draw.state == DrawState.PUBLISHED):
         return builders
-    if draw.beacon_source in (BeaconSource.RELAY, BeaconSource.PASTE):
+    if draw.beacon_source:
+        # After the section 5 fallback, null signature and randomness claim it: the replay
+        # then seeds without a beacon, as the draw did, instead of finding beacon.json missing.
         builders["beacon.json"] = lambda: _json(
             {
                 "round": draw.beacon_round,
-                "signature": draw.beacon_signature,
-                "randomness": draw.beacon_randomness,
+                "signature": draw.beacon_signature or None,
+                "randomness": draw.beacon_randomness or None,
             }
         )
     builders["results.csv"] = _large(draw, "results.csv")
@@ -128,10 +136,11 @@ def _file_builders(draw: Draw, unpublished: bool) -> dict:
 
 
 def kit_zip(draw: Draw) -> bytes:
-    """The kit as a zip holding one folder named after the draw_id (fixed timestamps)."""
+    """The kit as a zip holding one folder named after the draw_id (fixed timestamps): the
+    draw's files, replay.py and VERSION."""
     buffer = io.BytesIO()
     with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as archive:
-        for name, data in sorted(kit_files(draw).items()):
+        for name, data in sorted({**kit_files(draw), **tool_files()}.items()):
             info = zipfile.ZipInfo(f"{draw.window.code}/{name}", date_time=(1980, 1, 1, 0, 0, 0))
             info.compress_type = zipfile.ZIP_DEFLATED
             info.external_attr = 0o644 << 16
@@ -156,7 +165,57 @@ def kit_key(draw: Draw) -> str:
         else:
             content = build()
         digest.update(f"{name}\0{len(content)}\0".encode("ascii") + content)
+    for name, content in sorted(tool_files().items()):  # a new release makes a new kit
+        digest.update(f"{name}\0{len(content)}\0".encode("ascii") + content)
     return digest.hexdigest()
+
+
+def tool_files() -> dict[str, bytes]:
+    """The files a kit carries besides the draw's: replay.py, and VERSION naming the code."""
+    version = project_version()
+    lines = [f"fairslot {version}"]
+    if url := source_url(version):
+        lines.append(f"source {url}")
+    return {"replay.py": _replay_py(), "VERSION": ("\n".join(lines) + "\n").encode()}
+
+
+@functools.cache
+def _replay_py() -> bytes:
+    # Once per process, like the engine modules that this process imported and runs.
+    return standalone.replay_py()
+
+
+def project_version() -> str:
+    """The version that kits and draw pages name: the git commit of this checkout, else the
+    FAIRSLOT_VERSION setting (an image built without .git), else "unknown"."""
+    return _git_commit() or settings.FAIRSLOT_VERSION or "unknown"
+
+
+@functools.cache
+def _git_commit() -> str | None:
+    try:
+        done = subprocess.run(
+            ["git", "rev-parse", "HEAD"],
+            cwd=settings.BASE_DIR,
+            capture_output=True,
+            text=True,
+            timeout=10,
+            check=False,
+        )
+    except (OSError, subprocess.SubprocessError):  # no git, or it hangs
+        return None
+    commit = done.stdout.strip()
+    ok = done.returncode == 0 and re.fullmatch(r"[0-9a-f]{40}|[0-9a-f]{64}", commit)
+    return commit if ok else None
+
+
+def source_url(version: str) -> str:
+    """Where to read the source of `version`: SOURCE_URL with "{version}" replaced; "" when no
+    SOURCE_URL is set, or when it names a version that is unknown."""
+    url = settings.SOURCE_URL or ""
+    if "{version}" in url and version == "unknown":
+        return ""
+    return url.replace("{version}", version)
 
 
 def current_kit(draw: Draw, key: str) -> DrawKit | None:

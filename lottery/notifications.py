@@ -110,6 +110,26 @@ def notify_offers(draw: Draw, offers: list[Appointment]) -> int:
     return _flush(batch)
 
 
+def notify_cancellation(appointment: Appointment) -> int:
+    """Tell the holder of an appointment that the prefecture cancelled it (a four-eyes staff
+    cancellation: lottery.four_eyes), inside the caller's transaction. Returns 0 or 1."""
+    entry = appointment.entry
+    if entry.contact_id is None:
+        return 0
+    contact = entry.contact
+    local = appointment.slot.starts_at.astimezone(PARIS)
+    with translation.override(LANGUAGE):
+        text = _(
+            "Fairslot E-%(entry)s: the prefecture cancelled your appointment of %(when)s. You "
+            "stay on the waiting list. Questions: at the prefecture's desk."
+        ) % {"entry": entry.entry_id[:8].upper(), "when": local.strftime("%d/%m %H:%M")}
+    body = gsm7(text) if contact.kind == ContactKind.PHONE else f"{text}\n"
+    message = _message(
+        entry.entry_id, contact.kind, contact.value, body, dedup_key=f"cancel:{appointment.pk}"
+    )
+    return _flush([message])
+
+
 def _message(
     entry_id: str, kind: str, recipient: str, body: str, dedup_key: str = ""
 ) -> OutboxMessage:

@@ -258,7 +258,28 @@ def entry_rules(window: Window) -> dict:
         f"the close date + {window.urgency_days} days (Europe/Paris); 1 otherwise",
         "weight": "1 + min(3, n), n = consecutive earlier draws of the same procedure entered "
         "without receiving any offer (an offer declined, lapsed or not attended resets n)",
+        # Stated only when on: the announcements of windows without it keep their bytes.
+        **({"absence": ABSENCE_RULE} if window.absence_lowers_weight else {}),
     }
+
+
+ABSENCE_DAYS = 365
+ABSENCE_RULE = (
+    f"weight 1 if the person was recorded absent at a confirmed appointment on or after the "
+    f"close date - {ABSENCE_DAYS} days, up to the freeze"
+)
+
+
+def _recently_absent(window: Window) -> set[int]:
+    """Pks of the window's registered entries whose person was recorded absent since
+    ABSENCE_DAYS before the close (lottery.absences), when the window's rule says so."""
+    if not window.absence_lowers_weight:
+        return set()
+    since = window.closes_at - timedelta(days=ABSENCE_DAYS)
+    entries = Entry.objects.filter(
+        window=window, status=EntryStatus.REGISTERED, person__last_absence_at__gte=since
+    )
+    return set(entries.values_list("pk", flat=True))
 
 
 def _frozen_entries(window: Window, timer: PhaseTimer) -> tuple[bytes, Counter, dict]:
@@ -272,6 +293,7 @@ def _frozen_entries(window: Window, timer: PhaseTimer) -> tuple[bytes, Counter, 
     urgent_until = window.closes_at.astimezone(PARIS).date() + timedelta(days=window.urgency_days)
     codes = dict(Procedure.objects.values_list("pk", "code"))
     sites = _entry_sites(window)
+    absent = _recently_absent(window)
     lines, updates, groups, tails = [canonical.ENTRIES_HEADER], {}, Counter(), {}
     append = lines.append
     with connection.cursor() as cursor:
@@ -283,7 +305,7 @@ def _frozen_entries(window: Window, timer: PhaseTimer) -> tuple[bytes, Counter, 
         while chunk := cursor.fetchmany(20_000):
             for pk, entry_id, proc_id, days, expires, urgent, *prev, old_tier, old_weight in chunk:
                 tier = 0 if urgent or (expires is not None and expires <= urgent_until) else 1
-                weight = 1 if prev[0] is None else _weight(proc_id, *prev)
+                weight = 1 if prev[0] is None or pk in absent else _weight(proc_id, *prev)
                 if tier != old_tier or weight != old_weight:
                     updates.setdefault((tier, weight), []).append(pk)
                 procedure = codes[proc_id]

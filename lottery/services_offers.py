@@ -25,7 +25,7 @@ from config.errors import Conflict
 from lottery import clock
 from lottery.fairdraw.events import event_line, line_hash
 from lottery.models import Draw, DrawEvent, DrawState, EventLogHead
-from lottery.notifications import notify_offers
+from lottery.notifications import notify_cancellation, notify_offers
 from lottery.services import _audit, _audit_event
 
 PARIS = ZoneInfo("Europe/Paris")
@@ -169,6 +169,7 @@ def cancel_for_staff(*, appointment_id: int, actor) -> Appointment | None:
         )
         if not holds:
             raise Conflict("appointment_state", _("This appointment cannot change that way now."))
+        notify_cancellation(appointment)
         return _release(draw, appointment, AppointmentState.CANCELLED, "cancel", clock.now(), actor)
 
 

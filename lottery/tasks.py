@@ -2,10 +2,13 @@
 database claims, never on exactly-once delivery, hence acks_late."""
 
 import logging
+import time
 
 from celery import shared_task
+from django.core.cache import cache
 
-from lottery import kit, services_offers, services_tick
+from config.counters import LAST_DRAW_SECONDS_KEY
+from lottery import absences, kit, services_offers, services_tick
 from lottery.models import Draw
 from lottery.services_run import run_draw
 
@@ -26,7 +29,15 @@ def task_run_draw(window_id: int) -> str | None:
     if not Draw.objects.filter(window_id=window_id).exists():
         logger.warning("task_run_draw: window %s has no draw", window_id)
         return None
-    return run_draw(window_id=window_id)
+    started = time.monotonic()
+    outcome = run_draw(window_id=window_id)
+    # For /metrics (ops.metrics), which every web process reads from the shared cache. The draw
+    # is done: a cache that does not answer only loses the figure.
+    try:
+        cache.set(LAST_DRAW_SECONDS_KEY, round(time.monotonic() - started, 3), timeout=None)
+    except Exception as exc:
+        logger.warning("task_run_draw: duration not recorded: %s", type(exc).__name__)
+    return outcome
 
 
 @shared_task(acks_late=True)
@@ -34,6 +45,13 @@ def task_publish_event_heads() -> int:
     """Hourly; the first run of each day publishes that day's events.log heads and the audit
     log's head."""
     return services_offers.publish_event_heads()
+
+
+@shared_task(acks_late=True)
+def task_mark_absences() -> int:
+    """Every evening (config/settings.py): confirmed appointments whose time has passed
+    without a check-in become absences. Idempotent. Returns how many."""
+    return absences.mark_due_absences()
 
 
 @shared_task(acks_late=True)

@@ -5,10 +5,12 @@ from django.core.cache import cache
 from django.core.paginator import Paginator
 from django.http import Http404, HttpResponse, StreamingHttpResponse
 from django.shortcuts import get_object_or_404, render
+from django.utils.translation import gettext_lazy as _
 
 from accounts.models import PublishedAuditHead
 from booking.duplicates import review_counts
-from lottery import beacon, blobs, four_eyes, kit, services_offers
+from lottery import beacon, blobs, four_eyes, kit, selectors, services_offers
+from lottery.forms import DrawFilterForm
 from lottery.models import BeaconMode, BeaconSource, Draw, DrawState
 from lottery.results_pages import PER_PAGE, ResultLines
 from lottery.tasks import task_build_kit
@@ -17,6 +19,7 @@ from lottery.tasks import task_build_kit
 KIT_INLINE_ENTRIES = 20_000
 KIT_BUILD_SECONDS = 600  # one build enqueued per state of the files in this time
 KIT_RETRY_SECONDS = 60
+DRAWS_PER_PAGE = 20
 PUBLIC_FILES = {
     "announcement.json": "application/json",
     "freeze.json": "application/json",
@@ -34,10 +37,30 @@ def _draw(code: str) -> Draw:
 
 
 def draw_list(request):
-    draws = Draw.objects.select_related("window__prefecture").order_by("-window__closes_at")
-    audit_heads = PublishedAuditHead.objects.all()[:14]
+    form = DrawFilterForm(
+        request.GET, prefectures=selectors.draw_prefectures(), years=selectors.draw_years()
+    )
+    form.is_valid()  # a field typed wrong is shown with its error and does not filter
+    draws = selectors.public_draws(
+        prefecture=form.cleaned_data.get("prefecture"), year=form.cleaned_data.get("year")
+    )
     return render(
-        request, "lottery/draw_list.html", {"draws": draws[:100], "audit_heads": audit_heads}
+        request,
+        "lottery/draw_list.html",
+        {
+            "title": _("Draws"),
+            "form": form,
+            "page": Paginator(draws, DRAWS_PER_PAGE).get_page(request.GET.get("page")),
+            "audit_heads": PublishedAuditHead.objects.all()[:14],
+        },
+    )
+
+
+def how_to_check(request):
+    return render(
+        request,
+        "lottery/how_to_check.html",
+        {"title": _("How to check a draw"), "chain_hash": beacon.CHAIN_HASH},
     )
 
 
@@ -48,6 +71,8 @@ def draw_detail(request, code: str):
     if published:
         page = Paginator(ResultLines(draw), PER_PAGE).get_page(request.GET.get("page"))
     parties = list(draw.parties.order_by("party_id"))
+    tiers = selectors.entries_by_tier(draw)
+    four = four_eyes.counts(draw.window_id)
     return render(
         request,
         "lottery/draw_detail.html",
@@ -67,7 +92,15 @@ def draw_detail(request, code: str):
             "head": services_offers.event_log_head(draw) if published else None,
             "heads": list(draw.heads.all()[:60]) if published else [],
             "duplicate_reviews": review_counts([draw.window_id])[draw.window_id],
-            "four_eyes": four_eyes.counts(draw.window_id),
+            "four_eyes": four,
+            "four_eyes_total": {
+                key: sum(row[key] for row in four.values())
+                for key in ("requested", "approved", "refused")
+            },
+            "procedures": list(draw.window.procedures.order_by("name")),
+            "urgent_entries": tiers.get(0, 0),
+            "other_entries": sum(n for tier, n in tiers.items() if tier != 0),
+            "reoffers": selectors.reoffer_count(draw) if published else 0,
         },
     )
 

@@ -9,6 +9,8 @@ export SECRET_KEY="${SECRET_KEY:-test-secret-key-0123456789abcdef0123456789abcde
 export FIELD_ENCRYPTION_KEYS="${FIELD_ENCRYPTION_KEYS:-Q3hF3m3lq0cVwVh2b3aM1bVf2GZsN1m2bTQ5dW9wV0E=}"
 export BLIND_INDEX_KEY="${BLIND_INDEX_KEY:-test-blind-index-key-0123456789abcdef0123}"
 export SECURE_COOKIES=0 SECURE_SSL_REDIRECT=0
+# Messages go to the console or the outbox in tests, never to a real gateway.
+export ALLOW_CONSOLE_BACKENDS="${ALLOW_CONSOLE_BACKENDS:-1}"
 export DRAND_RELAYS=""  # tests never reach the internet; relay fetching is tested with a stub
 export ALLOWED_HOSTS="${ALLOWED_HOSTS:-testserver,localhost,127.0.0.1}"
 export FAIRSLOT_VAR_DIR="${FAIRSLOT_VAR_DIR:-$PWD/var/test}"

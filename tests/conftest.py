@@ -1,13 +1,15 @@
 """Shared fixtures: personas, and the rule for tests that need real services.
 
-A test marked `postgres` or `redis` runs against the real service; without it the test is
-skipped with the reason shown, except under CI (CI=true), where it fails: CI must never pass
-by skipping the concurrency tests.
+A test marked `postgres` or `redis` runs against the real service, and one marked `browser`
+drives Debian's Chromium; without them the test is skipped with the reason shown, except under
+CI (CI=true), where it fails: CI must never pass by skipping the concurrency or browser tests.
 """
 
 import contextvars
+import importlib.util
 import os
 import threading
+from pathlib import Path
 
 import pytest
 from django.db import connection, connections
@@ -24,6 +26,8 @@ from tests.factories import (
 )
 
 IN_CI = os.environ.get("CI", "").lower() in {"1", "true", "yes"}
+# Debian's package: Playwright never downloads a browser of its own here.
+CHROMIUM = Path("/usr/bin/chromium")
 
 
 def _missing(reason: str):
@@ -44,11 +48,17 @@ def redis_available() -> bool:
         return False
 
 
+def browser_available() -> bool:
+    return CHROMIUM.exists() and importlib.util.find_spec("playwright") is not None
+
+
 def pytest_runtest_setup(item):
     if item.get_closest_marker("postgres") and connection.vendor != "postgresql":
         _missing("needs PostgreSQL: set DATABASE_URL=postgres://... (see .ci/run)")
     if item.get_closest_marker("redis") and not redis_available():
         _missing("needs Redis: set REDIS_URL=redis://... (see .ci/run)")
+    if item.get_closest_marker("browser") and not browser_available():
+        _missing(f"needs Chromium at {CHROMIUM} and playwright: apt-get install chromium")
 
 
 def run_concurrently(*functions, timeout: float = 30):

@@ -99,6 +99,7 @@ def test_api_endpoints_are_all_walked():
         "/api/v1/registrations/status/",
         "/api/v1/registrations/verify/",
         "/api/v1/registrations/submit/",
+        "/api/v1/draws/",
         "/api/v1/draws/TEST-0000/",
         "/api/v1/draws/TEST-0000/parties/",
         "/api/v1/draws/TEST-0000/reveals/",

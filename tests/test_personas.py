@@ -14,11 +14,13 @@ Decisions, as written in the matrix:
 Pages are asked with GET; POST routes get an empty body (an empty JSON object under /api/):
 enough to tell whether the access check let the persona through. The offer pages are asked
 both ways. Only the partner-key revoke, the log-out and the language switch act on an empty
-body, and each does it again harmlessly; no request changes an appointment.
+body, and each does it again harmlessly (the approvals of an organisation or a helper target
+ones already approved: a no-op); no request changes an appointment.
 """
 
 import importlib
 from dataclasses import dataclass
+from zoneinfo import ZoneInfo
 
 import pytest
 from django.conf import settings
@@ -28,29 +30,36 @@ from django_otp import DEVICE_ID_SESSION_KEY
 from django_otp.plugins.otp_totp.models import TOTPDevice
 
 from accounts.models import AuditEvent, Role, User
-from booking import partners, receipts
+from booking import helpers, partners, receipts
 from booking.models import (
     Appointment,
     AppointmentState,
+    Channel,
     DuplicateFlag,
     Entry,
+    HelperMembership,
+    Organisation,
     PartnerKey,
+    Site,
     Window,
     WindowState,
 )
 from booking.views import APPLICANT_KEY
 from lottery import services_offers
 from lottery.models import RequestKind, StaffRequest
+from ops import health
 from tests.factories import (
     ContactFactory,
     EntryFactory,
     PrefectureFactory,
+    SiteFactory,
     StaffFactory,
     WindowFactory,
 )
 from tests.lottery.conftest import Timeline
 
 pytestmark = pytest.mark.django_db
+PARIS = ZoneInfo("Europe/Paris")
 
 PERSONAS = [
     "anonymous", "applicant", "second_applicant",
@@ -68,6 +77,9 @@ footer-accessibility-status          GET   -       o o o   o o o o   o o o o
 altcha-challenge                     GET   -       o o o   o o o o   o o o o
 set_language                         POST  -       o o o   o o o o   o o o o
 api-schema                           GET   -       o o o   o o o o   o o o o
+healthz                              GET   -       o o o   o o o o   o o o o
+readyz                               GET   -       o o o   o o o o   o o o o
+metrics                              GET   -       M M M   M M M M   M M M M
 api-docs                             GET   -       o o o   o o o o   o o o o
 api-registration-start               POST  -       R R R   R R R R   R R R R
 api-registration-status              POST  -       R R R   R R R R   R R R R
@@ -98,6 +110,9 @@ api-appointment-action               POST  A       D M M   D D D D   D D D D
 api-appointment-action               POST  B       D M M   D D D D   D D D D
 api-appointment-action               POST  own     D R M   D D D D   D D D D
 draw-list                            GET   -       o o o   o o o o   o o o o
+draw-how-to-check                    GET   -       o o o   o o o o   o o o o
+draw-feed                            GET   -       o o o   o o o o   o o o o
+draw-spec                            GET   -       o o o   o o o o   o o o o
 draw-detail                          GET   A       o o o   o o o o   o o o o
 draw-detail                          GET   B       o o o   o o o o   o o o o
 draw-short                           GET   A       o o o   o o o o   o o o o
@@ -108,6 +123,7 @@ draw-file                            GET   A       o o o   o o o o   o o o o
 draw-file                            GET   B       o o o   o o o o   o o o o
 api-draw                             GET   A       o o o   o o o o   o o o o
 api-draw                             GET   B       o o o   o o o o   o o o o
+api-draw-list                        GET   -       o o o   o o o o   o o o o
 staff-draw                           GET   A       L L L   o o o M   M M M M
 staff-draw                           GET   B       L L L   M M M M   o o o M
 staff-draw-party                     POST  A       L L L   R R R M   M M M M
@@ -126,12 +142,17 @@ api-draw-beacon                      POST  A       D D D   R R R M   M M M M
 api-draw-beacon                      POST  B       D D D   M M M M   R R R M
 api-draw-review                      POST  A       D D D   R R R M   M M M M
 api-draw-review                      POST  B       D D D   M M M M   R R R M
+staff-home                           GET   -       L L L   o o o M   o o o M
 staff-requests                       GET   -       L L L   o o o M   o o o M
 staff-request-decide                 POST  A       L L L   o o o M   M M M M
 staff-request-decide                 POST  B       L L L   M M M M   o o o M
 staff-partner-keys                   GET   -       L L L   M o M M   M o M M
 staff-partner-key-revoke             POST  A       L L L   M o M M   M M M M
 staff-partner-key-revoke             POST  B       L L L   M M M M   M o M M
+staff-window-capacity                GET   A       L L L   o o o M   M M M M
+staff-window-capacity                GET   B       L L L   M M M M   o o o M
+staff-window-capacity                POST  A       L L L   R R D M   M M M M
+staff-window-capacity                POST  B       L L L   M M M M   R R D M
 staff-duplicates                     GET   A       L L L   M o M M   M M M M
 staff-duplicates                     GET   B       L L L   M M M M   M o M M
 staff-duplicate                      GET   A       L L L   M o M M   M M M M
@@ -140,6 +161,34 @@ staff-duplicate-keep-both            POST  A       L L L   M R M M   M M M M
 staff-duplicate-keep-both            POST  B       L L L   M M M M   M R M M
 staff-duplicate-withdraw             POST  A       L L L   M R M M   M M M M
 staff-duplicate-withdraw             POST  B       L L L   M M M M   M R M M
+staff-day-pick                       GET   -       L L L   o o o M   o o o M
+staff-day                            GET   A       L L L   o o o M   M M M M
+staff-day                            GET   B       L L L   M M M M   o o o M
+staff-day-export                     GET   A       L L L   o o o M   M M M M
+staff-day-export                     GET   B       L L L   M M M M   o o o M
+staff-checkin                        GET   -       L L L   o o M M   o o M M
+staff-checkin                        POST  -       L L L   R R M M   R R M M
+staff-checkin-present                POST  -       L L L   R R M M   R R M M
+staff-appointment-absent             POST  A       L L L   R R M M   M M M M
+staff-appointment-absent             POST  B       L L L   M M M M   R R M M
+staff-counter-register               GET   A       L L L   o o M M   M M M M
+staff-counter-register               GET   B       L L L   M M M M   o o M M
+staff-counter-register               POST  A       L L L   R R M M   M M M M
+staff-counter-register               POST  B       L L L   M M M M   R R M M
+staff-entry-receipt                  GET   A       L L L   o o M o   M M M M
+staff-entry-receipt                  GET   B       L L L   M M M M   o o M o
+staff-organisations                  GET   -       L L L   M o M M   M o M M
+staff-organisation-approve           POST  A       L L L   M o M M   M M M M
+staff-organisation-approve           POST  B       L L L   M M M M   M o M M
+staff-helper-approve                 POST  A       L L L   M o M M   M M M M
+staff-helper-approve                 POST  B       L L L   M M M M   M o M M
+staff-helper                         GET   -       L L L   M M M o   M M M o
+staff-helper                         POST  -       L L L   M M M R   M M M R
+staff-helper-entries                 GET   -       L L L   M M M o   M M M o
+staff-helper-register                GET   A       L L L   M M M o   M M M M
+staff-helper-register                GET   B       L L L   M M M M   M M M o
+staff-helper-register                POST  A       L L L   M M M R   M M M M
+staff-helper-register                POST  B       L L L   M M M M   M M M R
 admin:booking_window_change          GET   A       L L L   o o o D   M M M D
 admin:booking_window_change          GET   B       L L L   M M M D   o o o D
 admin:booking_slot_change            GET   A       L L L   o o o D   M M M D
@@ -195,6 +244,9 @@ class Side:
     partner_key: PartnerKey
     flag: DuplicateFlag
     staff_request: StaffRequest
+    desk_site: Site  # a site whose code the other prefecture has not: its day list is a 404 there
+    membership: HelperMembership  # the helper's, approved with its organisation
+    helped: Entry  # an entry the helper registered
 
 
 @dataclass
@@ -224,7 +276,15 @@ def _side(prefecture, staff, applicant, second_applicant) -> Side:
     partner_key, _key = partners.create_partner_key(
         prefecture=prefecture, name="Association", actor=staff[Role.SUPERVISOR]
     )
+    supervisor, helper = staff[Role.SUPERVISOR], staff[Role.HELPER]
+    organisation = Organisation.objects.create(prefecture=prefecture, name="Association")
+    membership = HelperMembership.objects.create(user=helper, organisation=organisation)
+    helpers.approve_organisation(organisation_id=organisation.pk, actor=supervisor)
+    helpers.approve_helper(membership_id=membership.pk, actor=supervisor)
     return Side(
+        desk_site=SiteFactory(prefecture=prefecture, code=f"{prefecture.code}_DESK"),
+        membership=membership,
+        helped=EntryFactory(window=open_window, channel=Channel.HELPER, registered_by=helper),
         life=life,
         open_window=open_window,
         contactless=offers[2],
@@ -266,6 +326,7 @@ def world(db) -> World:
         for role, user in staff.items():
             sessions[f"{code.lower()}.{role}"] = _staff_session(user)
     own = Appointment.objects.get(entry__window=sides["A"].life.window, entry__contact=applicant)
+    health.record_heartbeat(health.WORKER)  # a worker ran lately: /readyz answers ok
     return World(sides=sides, own=own, sessions=sessions)
 
 
@@ -294,6 +355,13 @@ def _offer_action(world: World, target: str, method: str) -> dict:
 
 DRAW = _on_side(lambda side: {"code": side.life.window.code})
 FLAG = _on_side(lambda side: {"pk": side.flag.pk})
+# The day of the contactless offer (an offer, not yet confirmed: marking it absent is refused).
+DAY = _on_side(
+    lambda side: {
+        "site_code": side.desk_site.code,
+        "day": side.contactless.slot.starts_at.astimezone(PARIS).date().isoformat(),
+    }
+)
 
 KWARGS = {
     "register": _on_side(lambda side: {"code": side.open_window.code}),
@@ -322,9 +390,18 @@ KWARGS = {
     "staff-request-decide": _on_side(lambda side: {"pk": side.staff_request.pk}),
     "staff-partner-key-revoke": _on_side(lambda side: {"pk": side.partner_key.pk}),
     "staff-duplicates": _on_side(lambda side: {"code": side.open_window.code}),
+    "staff-window-capacity": _on_side(lambda side: {"code": side.open_window.code}),
     "staff-duplicate": FLAG,
+    "staff-day": DAY,
+    "staff-day-export": DAY,
+    "staff-appointment-absent": _on_side(lambda side: {"pk": side.contactless.pk}),
     "staff-duplicate-keep-both": FLAG,
     "staff-duplicate-withdraw": FLAG,
+    "staff-counter-register": _on_side(lambda side: {"code": side.open_window.code}),
+    "staff-entry-receipt": _on_side(lambda side: {"entry_id": side.helped.entry_id}),
+    "staff-organisation-approve": _on_side(lambda side: {"pk": side.membership.organisation_id}),
+    "staff-helper-approve": _on_side(lambda side: {"pk": side.membership.pk}),
+    "staff-helper-register": _on_side(lambda side: {"code": side.open_window.code}),
     "admin:booking_window_change": _on_side(lambda side: {"object_id": side.life.window.pk}),
     "admin:booking_slot_change": _on_side(lambda side: {"object_id": side.contactless.slot_id}),
     "admin:booking_entry_change": _on_side(lambda side: {"object_id": side.contactless.entry_id}),

@@ -92,7 +92,7 @@ def _check_fields(event: Event, line: str) -> None:
     if not isinstance(event.utc_time, str) or not _TIME_RE.fullmatch(event.utc_time):
         raise ValueError(f"utc_time {event.utc_time!r} is not YYYY-MM-DDTHH:MM:SSZ")
     try:
-        datetime.datetime.fromisoformat(event.utc_time)
+        datetime.datetime.fromisoformat(event.utc_time[:-1])  # without "Z", as Python 3.10 needs
     except ValueError:
         raise ValueError(f"utc_time {event.utc_time!r} is not a valid date and time") from None
     if event.event not in EVENTS:

@@ -321,7 +321,7 @@ def make_announcement(
         },
     }
     if beacon:
-        deadline = unix_seconds_ceil(reveal_deadline.astimezone(datetime.UTC))
+        deadline = unix_seconds_ceil(reveal_deadline.astimezone(datetime.timezone.utc))
         value["beacon"] = {
             "chain_hash": QUICKNET_CHAIN_HASH.hex(),
             "public_key": QUICKNET_PUBLIC_KEY.hex(),

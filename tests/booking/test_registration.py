@@ -584,7 +584,7 @@ def test_api_no_enumeration_before_verification(client, window):
 
 def _verified_pending(window, index: int, identifier: str) -> PendingRegistration:
     data = _input(window, identifier=identifier, contact=f"+336{index:08d}")
-    answers = registration._normalised(data)
+    answers = registration.normalise_answers(data)
     contact = otp.get_or_create_contact(kind="phone", value=answers["contact"])
     return PendingRegistration.objects.create(
         window=window, contact=contact, payload=json.dumps(answers), verified_at=timezone.now()

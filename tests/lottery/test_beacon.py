@@ -136,3 +136,21 @@ def test_unreachable_beacon_falls_back_after_seven_days(vector_life, monkeypatch
     draw = Draw.objects.get(window=vector_life.window)
     assert draw.beacon_source == BeaconSource.FALLBACK
     assert vector_life.draw() == "drawn"
+
+
+@pytest.mark.django_db
+def test_kit_of_a_fallback_draw_claims_the_fallback_and_replays(vector_life, monkeypatch):
+    def offline(round_number, **kwargs):
+        raise beacon.BeaconError("offline")
+
+    monkeypatch.setattr("lottery.beacon.fetch", offline)
+    with clock.at(beacon.round_time(VECTOR_ROUND) + timedelta(days=7)):
+        services.fetch_beacon(window_id=vector_life.window_id)
+    vector_life.draw()
+
+    files = kit.kit_files(Draw.objects.get(window=vector_life.window), unpublished=True)
+
+    assert files["beacon.json"] == (
+        b'{\n  "randomness": null,\n  "round": 657413,\n  "signature": null\n}\n'
+    )
+    assert_replays(files)

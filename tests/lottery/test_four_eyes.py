@@ -204,3 +204,22 @@ def test_the_public_draw_page_counts_the_requests(client, open_window, agent, su
     row = section.split('id="four-eyes-early_close"')[1].split("</tr>")[0]
     assert row.replace(" ", "").count("<td>1</td>") == 2  # requested 1, approved 1
     assert "reason" not in section and "x</td>" not in section  # no staff note shown
+
+
+def test_the_holder_is_told_of_a_staff_cancellation(timeline, agent, supervisor):
+    from accounts.models import OutboxMessage
+    from lottery.notifications import gsm7
+    from tests.factories import ContactFactory
+
+    life = timeline(entries=6, slots=2)
+    life.run_all()
+    held = Appointment.objects.filter(entry__window=life.window).order_by("entry__rank").first()
+    contact = ContactFactory(user=StaffFactory(role="", prefecture=None, is_staff=False))
+    Entry.objects.filter(pk=held.entry_id).update(contact=contact)
+    request = four_eyes.request_cancellation(appointment_id=held.pk, actor=agent, reason="x")
+
+    four_eyes.decide(request_id=request.pk, actor=supervisor, approve=True)
+
+    message = OutboxMessage.objects.get(dedup_key=f"cancel:{held.pk}")
+    assert held.entry.entry_id[:8].upper() in message.body
+    assert message.body == gsm7(message.body) and len(message.body) <= 160

@@ -116,3 +116,22 @@ def test_a_helper_and_an_anonymous_visitor_are_kept_out(prefecture, client, logi
 
     assert anonymous.status_code == 302 and "/admin/login/" in anonymous["Location"]
     assert helper.get("/staff/requests/").status_code == 404
+
+
+def test_the_staff_home_links_each_window_and_counts_what_waits(
+    open_window, agent, supervisor, login_otp, django_assert_max_num_queries
+):
+    from lottery import four_eyes
+
+    four_eyes.request_early_close(window_id=open_window.pk, actor=agent, reason="x")
+    client = login_otp(supervisor)
+
+    with django_assert_max_num_queries(12):
+        page = client.get("/staff/")
+
+    assert page.status_code == 200
+    html = page.content.decode()
+    assert f'href="/staff/windows/{open_window.code}/"' in html
+    assert f'href="/staff/windows/{open_window.code}/duplicates/"' in html
+    assert page.context["pending_requests"] == 1
+    assert [w.code for w in page.context["windows"]] == [open_window.code]

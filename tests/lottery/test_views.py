@@ -52,7 +52,7 @@ def test_public_page_shows_the_record_without_login(anonymous, published):
         draw.parties.get().commitment,
         draw.parties.get().secret,
         "L311-3-1",
-        "python -m lottery.fairdraw replay",
+        "python3 replay.py",
         published.entries[0].entry_id,
     ):
         assert public in page
@@ -104,9 +104,11 @@ def test_downloaded_kit_replays_in_process(client, published, tmp_path):
     files = {path.name: path.read_bytes() for path in folder.iterdir()}
 
     assert sorted(files) == [
+        "VERSION",
         "announcement.json",
         "entries.csv",
         "freeze.json",
+        "replay.py",
         "results.csv",
         "reveals.json",
         "slots.csv",

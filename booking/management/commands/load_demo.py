@@ -13,7 +13,8 @@ from django_otp.plugins.otp_totp.models import TOTPDevice
 
 from accounts import audit
 from accounts.models import Role, User
-from booking.models import Prefecture, Procedure, Site, Slot, Window, WindowState
+from booking import helpers
+from booking.models import HelperMembership, Prefecture, Procedure, Site, Slot, Window, WindowState
 
 DEMO_PASSWORD = "demo-fairslot-2026"  # noqa: S105 (demo personas only, printed by make run)
 
@@ -34,7 +35,10 @@ STAFF = [
     ("agent.isere", Role.AGENT, "ISERE"),
     ("auditeur.isere", Role.AUDITOR, "ISERE"),
     ("agent.rhone", Role.AGENT, "RHONE"),
+    # An association's helper whose request waits for the supervisor (/staff/organisations/).
+    ("aide.isere", Role.HELPER, "ISERE"),
 ]
+DEMO_ASSOCIATION = "Association d'accueil (démo)"
 
 
 _MONTHS = [
@@ -67,6 +71,7 @@ class Command(BaseCommand):
                 prefecture = self._prefecture(code, name, sites)
                 self._open_window(prefecture)
             staff = [self._staff(*spec) for spec in STAFF]
+        self._helper_request()
         self._print_logins(staff)
 
     def _prefecture(self, code, name, sites):
@@ -140,6 +145,12 @@ class Command(BaseCommand):
             user=user, name="demo", defaults={"confirmed": True}
         )
         return user, device
+
+    def _helper_request(self):
+        """The demo helper asks to join the demo association, once (its own transaction)."""
+        helper = User.objects.get(username="aide.isere")
+        if not HelperMembership.objects.filter(user=helper).exists():
+            helpers.request_membership(user=helper, organisation_name=DEMO_ASSOCIATION)
 
     def _print_logins(self, staff):
         self.stdout.write("\nDemo back-office logins (password + TOTP code), at /admin/:")

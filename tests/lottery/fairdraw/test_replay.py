@@ -138,6 +138,23 @@ def test_forged_beacon_signature_is_refused():
     assert failures[0].startswith("beacon.json: beacon round 657413: the BLS signature does not")
 
 
+def test_replay_without_the_signature_check_says_so_and_keeps_the_vector_seed():
+    checks = {check.name: check for check in replay_files(vector_kit(), check_signature=False)}
+
+    assert all(check.ok for check in checks.values())
+    assert fairdraw.kit.SIGNATURE_NOT_CHECKED in checks["beacon.json"].message
+    assert checks["seed"].message.startswith(f"seed {EXPECTED['seed']}")
+
+
+def test_replay_without_the_signature_check_still_requires_randomness_to_be_h_of_it():
+    files = vector_kit()
+    files["beacon.json"] = fairdraw.json_bytes({**relay_beacon(), "randomness": "00" * 32})
+
+    failures = [check.text for check in replay_files(files, check_signature=False) if not check.ok]
+
+    assert failures[0].startswith("beacon.json: beacon round 657413: randomness '0000")
+
+
 def test_beacon_of_another_round_is_refused():
     files = vector_kit()
     files["beacon.json"] = fairdraw.json_bytes(relay_beacon(round_number=657414))

@@ -1,0 +1,203 @@
+"""The production shape, started without Docker: the image's own commands (read from the
+Dockerfile: migrate, collectstatic as at build time, gunicorn, the Celery worker, Celery beat)
+on a fresh PostgreSQL database and Redis, then an applicant registers through the API with the
+code the worker delivered, and /readyz turns green once beat and the worker have run.
+
+Not covered here (yet): the draw of a tiny window and the answer to its offer; the lottery tests
+run those through the services."""
+
+import json
+import os
+import re
+import signal
+import socket
+import subprocess
+import time
+import urllib.error
+import urllib.request
+from pathlib import Path
+
+import pytest
+import redis
+from django.conf import settings
+
+from accounts import pow
+from tests.ops.test_image import image_commands
+
+pytestmark = [pytest.mark.postgres, pytest.mark.redis, pytest.mark.slow]
+
+ROOT = Path(settings.BASE_DIR)
+VENV_BIN = ROOT / ".venv" / "bin"
+TOKEN = "smoke-metrics-token-0123456789abcdef012345"
+COLLECTSTATIC = ["python", "manage.py", "collectstatic", "--no-input", "-v0"]  # as the image
+
+
+def _free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+def _executable(command: list[str]) -> list[str]:
+    # The image puts its virtualenv first on PATH; here it is the project's.
+    local = VENV_BIN / command[0]
+    return [str(local) if local.exists() else command[0], *command[1:]]
+
+
+def _database_url(name: str) -> str:
+    db = settings.DATABASES["default"]
+    password = f":{db['PASSWORD']}" if db.get("PASSWORD") else ""
+    host, port = db["HOST"] or "127.0.0.1", db["PORT"] or 5432
+    return f"postgres://{db['USER']}{password}@{host}:{port}/{name}"
+
+
+def _redis_url(number: int) -> str:
+    return re.sub(r"/\d+$", f"/{number}", os.environ["REDIS_URL"])
+
+
+@pytest.fixture
+def stack(tmp_path):
+    """The environment of compose.yaml's services, on this machine's PostgreSQL and Redis."""
+    name = f"{settings.DATABASES['default']['NAME']}_smoke"
+    db = settings.DATABASES["default"]
+    pg = ["-h", db["HOST"] or "127.0.0.1", "-p", str(db["PORT"] or 5432), "-U", db["USER"]]
+    subprocess.run(["dropdb", *pg, "--if-exists", name], check=True)
+    subprocess.run(["createdb", *pg, name], check=True)
+    for number in (11, 12):  # this test's own Redis databases: no limits left from a past run
+        redis.Redis.from_url(_redis_url(number)).flushdb()
+    port = _free_port()
+    env = {
+        **os.environ,
+        "DEBUG": "0",
+        "DATABASE_URL": _database_url(name),
+        "REDIS_URL": _redis_url(11),
+        "CELERY_BROKER_URL": _redis_url(12),
+        "CELERY_TASK_ALWAYS_EAGER": "0",
+        "FAIRSLOT_VAR_DIR": str(tmp_path / "var"),
+        "LOG_FORMAT": "json",
+        "PROMETHEUS_MULTIPROC_DIR": str(tmp_path / "prometheus"),
+        "METRICS_TOKEN": TOKEN,
+        "GUNICORN_BIND": f"127.0.0.1:{port}",
+        "WEB_CONCURRENCY": "2",
+        # The worker's console prints the SMS: this test reads the code there.
+        "SMS_BACKEND": "accounts.sms.ConsoleBackend",
+        "ALLOW_CONSOLE_BACKENDS": "1",
+        "ALLOWED_HOSTS": "127.0.0.1",
+        "PATH": f"{VENV_BIN}:{os.environ['PATH']}",
+    }
+    processes, logs = [], {}
+
+    def run(command):
+        subprocess.run(_executable(command), cwd=ROOT, env=env, check=True, timeout=180)
+
+    def start(role, command):
+        log = tmp_path / f"{role}.log"
+        logs[role] = log
+        processes.append(
+            subprocess.Popen(
+                _executable(command),
+                cwd=ROOT,
+                env=env,
+                start_new_session=True,
+                stdout=log.open("wb"),
+                stderr=subprocess.STDOUT,
+            )
+        )
+
+    try:
+        yield {"run": run, "start": start, "logs": logs, "base": f"http://127.0.0.1:{port}"}
+    finally:
+        for process in processes:
+            os.killpg(process.pid, signal.SIGTERM)
+        for process in processes:
+            try:
+                process.wait(20)
+            except subprocess.TimeoutExpired:
+                os.killpg(process.pid, signal.SIGKILL)
+        subprocess.run(["dropdb", *pg, "--if-exists", "--force", name], check=False)
+
+
+def _ask(base: str, path: str, body: dict | None = None, headers: dict | None = None):
+    data = None if body is None else json.dumps(body).encode()
+    headers = {"Content-Type": "application/json", **(headers or {})}
+    # The stack this test started, on 127.0.0.1 over http.
+    request = urllib.request.Request(base + path, data=data, headers=headers)  # noqa: S310
+    try:
+        with urllib.request.urlopen(request, timeout=10) as response:  # noqa: S310
+            return response.status, response.read()
+    except urllib.error.HTTPError as error:
+        return error.code, error.read()
+    except OSError:
+        return None, b""
+
+
+def _wait(what: str, condition, timeout: float):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        found = condition()
+        if found:
+            return found
+        time.sleep(0.5)
+    pytest.fail(f"timed out waiting for {what}")
+
+
+def _code_in(log: Path):
+    # ConsoleBackend's block: "----- SMS to <number> [<dedup key>] -----", then the text.
+    text = log.read_text(errors="replace").replace("\\n", "\n")
+    codes = re.findall(r"----- SMS to [^\n]*-----\n[^\n]*?(\d{6})", text)
+    return codes[-1] if codes else None
+
+
+def test_smoke_production_stack_registers_an_applicant(stack):
+    commands = image_commands()
+    base = stack["base"]
+    stack["run"](commands["migrate"])
+    stack["run"](COLLECTSTATIC)
+    stack["run"](["python", "manage.py", "load_demo"])  # two prefectures with open windows
+    for role in ("web", "worker", "beat"):
+        stack["start"](role, commands[role])
+    _wait("the web", lambda: _ask(base, "/healthz")[0] == 200, 60)
+
+    status, body = _ask(base, "/altcha/challenge/")
+    challenge = json.loads(body)
+    proof = pow.encode_solution(challenge, pow.solve(challenge))
+    start = {
+        "window": _window_code(stack),
+        "procedure": "FIRST",
+        "identity_kind": "agdref",
+        "identifier": "7512345678",
+        "family_name": "Haidari",
+        "given_names": "Amina",
+        "birth_date": "1991-03-04",
+        "nationality": "AF",
+        "contact_kind": "phone",
+        "contact": "0612345678",
+        "proof": proof,
+    }
+    status, body = _ask(base, "/api/v1/registrations/", start)
+    assert status == 202, body
+    token = json.loads(body)["token"]
+    code = _wait("the code in the worker's log", lambda: _code_in(stack["logs"]["worker"]), 60)
+    verified = _ask(base, "/api/v1/registrations/verify/", {"token": token, "code": code})
+    submitted = _ask(base, "/api/v1/registrations/submit/", {"token": token})
+    ready = _wait("/readyz", lambda: _ask(base, "/readyz")[0] == 200 and _ask(base, "/readyz"), 90)
+    scraped = _ask(base, "/metrics", headers={"Authorization": f"Bearer {TOKEN}"})[1].decode()
+
+    assert verified[0] == 200, verified
+    assert submitted[0] == 201, submitted
+    assert json.loads(submitted[1])["entry_id"]
+    assert json.loads(ready[1])["checks"] == {
+        "database": "ok", "migrations": "ok", "worker": "ok", "redis": "ok", "broker": "ok"
+    }  # fmt: skip
+    assert 'fairslot_codes_sent_total{channel="phone"} 1.0' in scraped
+    web_log = stack["logs"]["web"].read_text()
+    assert token not in web_log and "0612345678" not in web_log and code not in web_log
+    assert all(json.loads(line) for line in web_log.splitlines() if line.startswith("{"))
+
+
+def _window_code(stack) -> str:
+    # The demo's open window of Isère, read as any operator would: from the public home page.
+    status, body = _ask(stack["base"], "/")
+    codes = re.findall(r"/register/([A-Z0-9-]+)/", body.decode())
+    assert status == 200 and codes, body[:500]
+    return codes[0]

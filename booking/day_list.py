@@ -12,6 +12,7 @@ import io
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 
+from django.db.models import Count, Q
 from django.utils.translation import gettext_lazy as _
 
 from booking.checkin_token import PARIS
@@ -103,3 +104,35 @@ def day_csv(rows: list[DayRow]) -> str:
         ]
         writer.writerow([neutralised(cell) for cell in cells])
     return out.getvalue()
+
+
+def day_totals_by_site(prefecture_id: int, day: date):
+    """The prefecture's sites with the day's counts (Europe/Paris): `expected` (confirmed,
+    checked in or absent), `present` (checked in) and `absent` (no_show). One query."""
+    start, end = day_bounds(day)
+    of_day = Q(slots__starts_at__gte=start, slots__starts_at__lt=end)
+    state = "slots__appointments__state"
+    return (
+        Site.objects.filter(prefecture_id=prefecture_id)
+        .annotate(
+            expected=Count(
+                "slots__appointments",
+                filter=of_day & Q(**{f"{state}__in": DAY_TOTAL_STATES}),
+            ),
+            present=Count(
+                "slots__appointments",
+                filter=of_day & Q(**{state: AppointmentState.CHECKED_IN}),
+            ),
+            absent=Count(
+                "slots__appointments", filter=of_day & Q(**{state: AppointmentState.NO_SHOW})
+            ),
+        )
+        .order_by("name", "code")
+    )
+
+
+DAY_TOTAL_STATES = [
+    AppointmentState.CONFIRMED,
+    AppointmentState.CHECKED_IN,
+    AppointmentState.NO_SHOW,
+]

@@ -13,6 +13,7 @@ organisation per helper: the organisation's lock covers the helper's cap too.)
 
 from django.conf import settings
 from django.db import transaction
+from django.db.models import Prefetch
 from django.db.models.functions import Now
 from django.utils.translation import gettext_lazy as _
 
@@ -20,12 +21,15 @@ from accounts import audit
 from accounts.models import Role
 from booking import counter, entries, registration
 from booking.models import (
+    Appointment,
+    AppointmentState,
     Channel,
     Entry,
     HelperConsent,
     HelperMembership,
     Organisation,
     Window,
+    WindowState,
 )
 from booking.registration import RegistrationInput
 from config.errors import Conflict, DomainError, Forbidden
@@ -139,10 +143,15 @@ def is_approved(membership: HelperMembership | None, user) -> bool:
 
 def helper_entries(user):
     """The entries this helper registered, newest first: the pseudonym, status, window and
-    procedure only (no identity, no contact)."""
+    procedure only (no identity, no contact), with `open_offers`: the offers waiting for an
+    answer (published), which the helper may give for the person."""
+    open_offers = Appointment.objects.filter(
+        state=AppointmentState.OFFERED, slot__window__state=WindowState.PUBLISHED
+    ).only("pk", "entry_id", "respond_by")
     return (
         Entry.objects.filter(registered_by=user, channel=Channel.HELPER)
         .select_related("window", "procedure")
+        .prefetch_related(Prefetch("appointments", queryset=open_offers, to_attr="open_offers"))
         .only(
             "entry_id", "status", "created_at", "window__code", "window__title", "procedure__name"
         )

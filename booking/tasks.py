@@ -9,7 +9,9 @@ from booking import services
 logger = logging.getLogger(__name__)
 
 
-@shared_task(acks_late=True)
+# Idempotent: every transition is a conditional UPDATE from the expected state, so a
+# redelivered tick changes nothing. acks_late with reject_on_worker_lost therefore.
+@shared_task(acks_late=True, reject_on_worker_lost=True, soft_time_limit=300, time_limit=360)
 def task_tick_windows() -> dict:
     done = services.tick_windows()
     if any(done.values()):

@@ -342,14 +342,25 @@ if CELERY_BROKER_URL == "filesystem://":
     }
     _broker_dir.mkdir(parents=True, exist_ok=True)
 else:
-    # Longer than the worst draw, so Redis never redelivers a running draw by timeout.
+    # Redis redelivers a message not acknowledged within the visibility timeout, even to a
+    # second worker while the first still runs it. The idempotent tasks are acks_late
+    # (acknowledged when done), so it must exceed the longest hard time limit (task_run_draw:
+    # 35 minutes) and, many times over, the longest draw measured (a million entries: 24-25 s
+    # end to end, up to 60 s on the machine's slow days, docs/benchmarks.md). Two hours is 120
+    # times the slowest. A task stopped by its time limit is acknowledged as failed, not
+    # redelivered (Celery's default acks_on_failure_or_timeout); only a lost worker's task is.
+    # There is no result backend (CELERY_TASK_IGNORE_RESULT, no CELERY_RESULT_BACKEND), so this
+    # is the only place the timeout is set.
     CELERY_BROKER_TRANSPORT_OPTIONS = {
-        "visibility_timeout": env_int("CELERY_VISIBILITY_TIMEOUT", 3600)
+        "visibility_timeout": env_int("CELERY_VISIBILITY_TIMEOUT", 2 * 60 * 60)
     }
 CELERY_TASK_ALWAYS_EAGER = env_bool("CELERY_TASK_ALWAYS_EAGER", False)
 # Delivery kicks are coalesced through the cache only when web and workers share it (Redis).
 OUTBOX_COALESCE_KICKS = bool(REDIS_URL)
-CELERY_TASK_ACKS_LATE = True
+# Early acknowledgement unless a task says otherwise: acks_late and reject_on_worker_lost are
+# set per task, only on the tasks idempotent by construction (each says why in its tasks.py).
+CELERY_TASK_ACKS_LATE = False
+# One message at a time per process: a long draw never holds short tasks hostage behind it.
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 # Workers and beat log through LOGGING below (JSON lines under LOG_FORMAT=json), not through the
 # format Celery would otherwise install on the root logger.
@@ -359,9 +370,9 @@ CELERY_BEAT_SCHEDULE_FILENAME = str(VAR_DIR / "celerybeat-schedule")
 CELERY_BEAT_SCHEDULE = {
     # Advance windows whose time has come; idempotent, so a missed or doubled tick is harmless.
     "window-tick": {"task": "booking.tasks.task_tick_windows", "schedule": 60.0},
-    # Freeze, beacon, draw and re-offer steps whose time has come (idempotent too).
-    "draw-tick": {"task": "lottery.tasks.task_tick_draws", "schedule": 60.0},
-    "outbox-deliver": {"task": "accounts.tasks.task_deliver_outbox", "schedule": 30.0},
+    # The one reconciler (ops.tasks): freeze, beacon, draw, publish and re-offer steps whose
+    # time has come, stuck draws included, then the outbox's due rows, stuck ones included.
+    "reconcile": {"task": "ops.tasks.task_reconcile", "schedule": 30.0},
     # The day's events.log head of every drawn window (FAIRDRAW-1 section 10); hourly so that a
     # missed run is made up, once per day and draw.
     "publish-event-heads": {
@@ -469,6 +480,17 @@ LOGGING = {
     },
     "root": {"handlers": ["console"], "level": env_str("LOG_LEVEL", "INFO")},
 }
+
+# Optional error reports (config/sentry.py: no request data, user or log line leaves).
+SENTRY_DSN = env_url("SENTRY_DSN", "", ("https://", "http://"))
+if SENTRY_DSN:
+    from config.sentry import start as start_sentry
+
+    start_sentry(
+        dsn=SENTRY_DSN,
+        environment=env_str("SENTRY_ENVIRONMENT", "production"),
+        release=FAIRSLOT_VERSION,
+    )
 
 # --- Operations -----------------------------------------------------------------------------
 # Bearer token of /metrics (ops.metrics); unset: /metrics answers 404.

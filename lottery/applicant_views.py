@@ -10,10 +10,11 @@ from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_http_methods
 
 from booking import receipts
-from booking.models import HOLDING_STATES, Appointment, Entry, WindowState
+from booking.models import HOLDING_STATES, Appointment, AppointmentState, Entry, WindowState
 from booking.views import APPLICANT_KEY
 from config.errors import DomainError
 from lottery import clock, services_offers
+from lottery.convocation import convocation_context
 
 
 @never_cache
@@ -71,6 +72,27 @@ def my_appointment(request, pk: int, action: str):
     return render(
         request, "lottery/my_appointment.html", {"appointment": appointment, "action": action}
     )
+
+
+@never_cache
+def my_convocation(request, pk: int):
+    """The convocation of one's own confirmed appointment: when and where, the entry's
+    reference, and the check-in code as text (groups of four, to read aloud) and as a QR code
+    drawn as inline SVG (lottery.convocation: no script, no image request). Printable. Anyone else's
+    appointment, or one not confirmed, is not found."""
+    contact_id = request.session.get(APPLICANT_KEY)
+    if not contact_id:
+        return redirect("my-login")
+    appointment = get_object_or_404(
+        Appointment.objects.select_related(
+            "entry", "slot__site", "slot__procedure", "slot__window__prefecture"
+        ),
+        pk=pk,
+        entry__contact_id=contact_id,
+        entry__window__state=WindowState.PUBLISHED,
+        state=AppointmentState.CONFIRMED,
+    )
+    return render(request, "lottery/my_convocation.html", convocation_context(appointment))
 
 
 DONE_MESSAGES = {

@@ -20,8 +20,10 @@ from django.db.models import F
 from django.utils.translation import gettext_lazy as _
 
 from accounts import audit, otp
+from accounts.models import Role
+from booking import helpers
 from booking.models import Appointment, AppointmentState, Entry, EntryStatus, Slot
-from config.errors import Conflict
+from config.errors import Conflict, DomainError, Forbidden
 from lottery import clock
 from lottery.fairdraw.events import event_line, line_hash
 from lottery.models import Draw, DrawEvent, DrawState, EventLogHead
@@ -136,6 +138,76 @@ def accept_offer(*, appointment_id: int, actor="applicant") -> None:
         # the acceptance of a re-offer is an event of the log.
         if _was_reoffered(draw, appointment):
             _log(draw, "accept", appointment, now, actor)
+
+
+# --- Staff answers for a person without a phone or e-mail ---------------------------------------
+
+STAFF_ANSWERS = ("accept", "decline")
+ANSWERING_ROLES = frozenset({Role.AGENT, Role.SUPERVISOR})
+
+
+def _check_may_answer_for(actor, appointment: Appointment, prefecture_id: int) -> None:
+    """An agent or supervisor of the prefecture, or the approved helper who registered the
+    entry; otherwise 404 for another prefecture's appointment, 403 for anyone else."""
+    if getattr(actor, "prefecture_id", None) != prefecture_id:
+        raise DomainError("not_found", _("No such appointment."), http_status=404)
+    role = getattr(actor, "role", "")
+    helper_of_entry = (
+        role == Role.HELPER
+        and appointment.entry.registered_by_id == actor.pk
+        and helpers.is_approved(helpers.membership_of(actor), actor)
+    )
+    if role not in ANSWERING_ROLES and not helper_of_entry:
+        raise Forbidden(
+            "forbidden",
+            _("Only an agent or a supervisor of this prefecture, or the helper who registered "
+              "this entry, can answer for the person."),
+        )  # fmt: skip
+
+
+def answer_offer_for_person(*, appointment_id: int, answer: str, actor) -> Appointment | None:
+    """Accept or decline, at the counter or by their helper, the offer of a person whose entry
+    has no phone or e-mail (they could not answer it themselves). One transaction: the same
+    state change and events.log line as the applicant's own answer, and an audit row
+    `offer.answered_for_person` naming the staff member. Refused: another prefecture's
+    appointment (as not found), a role other than agent or supervisor unless the approved
+    helper who registered the entry, an entry with a contact (the person answers themselves),
+    an offer no longer waiting or past its deadline. Returns the new offer of the slot after a
+    decline, if any."""
+    if answer not in STAFF_ANSWERS:
+        raise DomainError("answer_invalid", _("Choose to accept or to decline the offer."))
+    with transaction.atomic(durable=True):
+        draw, appointment = _lock(appointment_id)
+        _check_may_answer_for(actor, appointment, draw.window.prefecture_id)
+        if appointment.entry.contact_id is not None:
+            raise Conflict(
+                "entry_has_contact",
+                _("This person has a phone or an e-mail: they answer the offer themselves."),
+            )
+        if appointment.state != AppointmentState.OFFERED:
+            raise Conflict("appointment_state", _("This appointment cannot change that way now."))
+        now = clock.now()
+        if appointment.respond_by and appointment.respond_by < now:
+            raise Conflict("offer_lapsed", _("The time to answer this offer has passed."))
+        new_offer = None
+        if answer == "accept":
+            _move(appointment, [AppointmentState.OFFERED], AppointmentState.CONFIRMED, now)
+            if _was_reoffered(draw, appointment):
+                _log(draw, "accept", appointment, now, actor)
+        else:
+            new_offer = _release(
+                draw, appointment, AppointmentState.DECLINED, "decline", now, actor
+            )
+        audit.record(
+            "offer.answered_for_person",
+            actor=actor,
+            target=appointment,
+            prefecture_id=draw.window.prefecture_id,
+            reference=appointment.entry.pseudonym,
+            answer=answer,
+            role=actor.role,
+        )
+    return new_offer
 
 
 def _was_reoffered(draw: Draw, appointment: Appointment) -> bool:

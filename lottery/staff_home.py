@@ -1,5 +1,6 @@
-"""The staff home (/staff/): the prefecture's windows, each with its pages one click away, and
-what waits for someone (four-eyes requests, likely duplicates, draws held for review)."""
+"""The staff home (/staff/): today's check-ins and absences per site, the prefecture's windows,
+each with its pages one click away, and what waits for someone (four-eyes requests, likely
+duplicates, draws held for review)."""
 
 from django.db.models import Count, F, Q
 from django.http import Http404
@@ -7,6 +8,7 @@ from django.shortcuts import render
 from django.views.decorators.http import require_GET
 
 from accounts.access import STAFF_ROLES, verified_staff
+from booking import checkin, day_list
 from booking.models import Window
 from lottery.models import DrawState, RequestState, StaffRequest
 
@@ -27,11 +29,14 @@ def staff_home(request):
     pending = StaffRequest.objects.filter(
         window__prefecture_id=user.prefecture_id, state=RequestState.PENDING
     ).count()
+    today = checkin.today()
     return render(
         request,
         "lottery/staff/home.html",
         {
             "title": user.prefecture.name,
+            "today": today,
+            "sites_today": day_list.day_totals_by_site(user.prefecture_id, today),
             "windows": windows,
             "pending_requests": pending,
             "held": DrawState.HELD,

@@ -7,6 +7,7 @@ from lottery import (
     feeds,
     staff_absences,
     staff_home,
+    staff_offers,
     staff_requests,
     staff_views,
     views,
@@ -15,6 +16,12 @@ from lottery.source_views import draw_spec
 
 urlpatterns = [
     path("my/", applicant_views.my_entries, name="my-entries"),
+    # Before my/appointments/<pk>/<action>/, which would take "convocation" for an action.
+    path(
+        "my/appointments/<int:pk>/convocation/",
+        applicant_views.my_convocation,
+        name="my-convocation",
+    ),
     path(
         "my/appointments/<int:pk>/<str:action>/",
         applicant_views.my_appointment,
@@ -36,6 +43,16 @@ urlpatterns = [
         "staff/appointments/<int:pk>/absent/",
         staff_absences.mark_absent,
         name="staff-appointment-absent",
+    ),
+    path(
+        "staff/appointments/<int:pk>/answer/",
+        staff_offers.answer_offer,
+        name="staff-appointment-answer",
+    ),
+    path(
+        "staff/appointments/<int:pk>/convocation/",
+        staff_offers.print_convocation,
+        name="staff-appointment-convocation",
     ),
     path("staff/requests/<int:pk>/decide/", staff_requests.decide, name="staff-request-decide"),
     path("staff/draws/<str:code>/", staff_views.draw_staff, name="staff-draw"),

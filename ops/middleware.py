@@ -3,6 +3,8 @@
 import logging
 import time
 
+from django.conf import settings
+
 from config import counters, logs
 from ops import health, metrics
 
@@ -12,6 +14,13 @@ logger = logging.getLogger("fairslot.requests")
 # container's address, over plain HTTP, from inside the network. None of them uses the Host
 # header, a session or a cookie; /metrics checks its own token.
 OPERATIONAL = {"/healthz": health.healthz, "/readyz": health.readyz, "/metrics": metrics.metrics}
+OPERATIONAL_HEADERS = {
+    "Content-Security-Policy": "default-src 'self'; frame-ancestors 'none'",
+    "X-Content-Type-Options": "nosniff",
+    "Referrer-Policy": "same-origin",
+    "X-Frame-Options": "DENY",
+    "Cache-Control": "no-store",
+}
 
 
 class OperationalEndpointsMiddleware:
@@ -21,7 +30,16 @@ class OperationalEndpointsMiddleware:
     def __call__(self, request):
         view = OPERATIONAL.get(request.path_info)
         if view is not None:
-            return view(request)
+            response = view(request)
+            # These answers skip the security middleware below, yet a browser may open them:
+            # the same headers as every page.
+            for header, value in OPERATIONAL_HEADERS.items():
+                response.headers.setdefault(header, value)
+            if request.is_secure() and settings.SECURE_HSTS_SECONDS:
+                response.headers.setdefault(
+                    "Strict-Transport-Security", f"max-age={settings.SECURE_HSTS_SECONDS}"
+                )
+            return response
         return self.get_response(request)
 
 

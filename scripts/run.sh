@@ -15,6 +15,8 @@ $PY manage.py compilemessages --ignore=.venv -v0 2>/dev/null || true
 $PY manage.py load_demo
 $PY manage.py load_demo_draw
 $PY manage.py load_demo_offers
+# Today's confirmed appointment of the demo applicant: its convocation and (DEBUG) check-in code.
+DEMO_DAY="$($PY manage.py load_demo_today)"
 
 pids=()
 stop() {
@@ -45,8 +47,11 @@ cat <<MSG
     API docs:      http://127.0.0.1:$PORT/api/docs/
     Logs:          var/log/web.log, var/log/worker.log, var/log/beat.log
     SMS and e-mails are printed in var/log/worker.log (console backends).
-    Demo applicant with 3 offers to answer: http://127.0.0.1:$PORT/my/login/
+    Demo applicant with 2 offers to answer: http://127.0.0.1:$PORT/my/login/
       phone 06 12 34 56 78; the one-time code arrives in var/log/worker.log.
+    Check-in at the desk: log in as that applicant, open the convocation below; an agent
+      (agent.isere) checks them in at http://127.0.0.1:$PORT/staff/checkin/ with its code.
+$(printf '%s\n' "$DEMO_DAY" | sed 's/^/      /')
   Development secrets are in use (DEBUG=1): never run this way in production.
   Press Ctrl-C to stop web, worker and beat.
 

@@ -106,6 +106,9 @@ my-appointment                       GET   own     L o M   L L L L   L L L L
 my-appointment                       POST  A       L M M   L L L L   L L L L
 my-appointment                       POST  B       L M M   L L L L   L L L L
 my-appointment                       POST  own     L o M   L L L L   L L L L
+my-convocation                       GET   A       L M M   L L L L   L L L L
+my-convocation                       GET   own     L M M   L L L L   L L L L
+my-convocation                       GET   conf    L M o   L L L L   L L L L
 api-appointment-action               POST  A       D M M   D D D D   D D D D
 api-appointment-action               POST  B       D M M   D D D D   D D D D
 api-appointment-action               POST  own     D R M   D D D D   D D D D
@@ -171,6 +174,12 @@ staff-checkin                        POST  -       L L L   R R M M   R R M M
 staff-checkin-present                POST  -       L L L   R R M M   R R M M
 staff-appointment-absent             POST  A       L L L   R R M M   M M M M
 staff-appointment-absent             POST  B       L L L   M M M M   R R M M
+staff-appointment-answer             GET   A       L L L   o o M M   M M M M
+staff-appointment-answer             GET   B       L L L   M M M M   o o M M
+staff-appointment-answer             POST  A       L L L   R R M M   M M M M
+staff-appointment-answer             POST  B       L L L   M M M M   R R M M
+staff-appointment-convocation        GET   A       L L L   M M M M   M M M M
+staff-appointment-convocation        GET   B       L L L   M M M M   M M M M
 staff-counter-register               GET   A       L L L   o o M M   M M M M
 staff-counter-register               GET   B       L L L   M M M M   o o M M
 staff-counter-register               POST  A       L L L   R R M M   M M M M
@@ -346,6 +355,17 @@ def _on_side(pick):
     return lambda world, target, method: pick(world.sides[target])
 
 
+def _convocation(world: World, target: str, method: str) -> dict:
+    # "conf": the second applicant's confirmed appointment in Isère, the only one with a
+    # convocation; "own" (an offer not yet confirmed) and "A" (someone else's) have none.
+    if target == "conf":
+        confirmed = Appointment.objects.get(
+            entry__window=world.sides["A"].life.window, state=AppointmentState.CONFIRMED
+        )
+        return {"pk": confirmed.pk}
+    return {"pk": _appointment(world, target).pk}
+
+
 def _offer_action(world: World, target: str, method: str) -> dict:
     # GET shows what accepting the offer would do; POST asks to cancel it, which an offer
     # cannot be (409 for its owner): no request of the matrix changes an appointment.
@@ -370,6 +390,7 @@ KWARGS = {
     },
     "receipt-short": lambda world, target, method: {"entry_id": _entry(world, target).entry_id},
     "my-appointment": _offer_action,
+    "my-convocation": _convocation,
     "api-appointment-action": _offer_action,
     "draw-detail": DRAW,
     "draw-short": DRAW,
@@ -395,6 +416,9 @@ KWARGS = {
     "staff-day": DAY,
     "staff-day-export": DAY,
     "staff-appointment-absent": _on_side(lambda side: {"pk": side.contactless.pk}),
+    "staff-appointment-answer": _on_side(lambda side: {"pk": side.contactless.pk}),
+    # An offer, not confirmed: no convocation yet, for anybody (tests/lottery/test_staff_offers).
+    "staff-appointment-convocation": _on_side(lambda side: {"pk": side.contactless.pk}),
     "staff-duplicate-keep-both": FLAG,
     "staff-duplicate-withdraw": FLAG,
     "staff-counter-register": _on_side(lambda side: {"code": side.open_window.code}),

@@ -266,7 +266,7 @@ def test_helper_entries_page_costs_the_same_queries_whatever_its_length(
     client = staff_client(helper)
     client.get(reverse("staff-helper-entries"))  # the session's first read is not counted
 
-    with django_assert_num_queries(7):  # session, user, device, count, page (two DSFR configs)
+    with django_assert_num_queries(8):  # session, user, device, count, page, open offers, DSFR x2
         page = client.get(reverse("staff-helper-entries"))
 
     assert len(page.context["page"]) == count

@@ -14,7 +14,7 @@ from django.utils import timezone, translation
 
 from accounts.models import OutboxMessage, User
 from booking import receipts
-from booking.models import Entry, EntryStatus, WindowState
+from booking.models import AppointmentState, Entry, EntryStatus, WindowState
 from tests.answers import form_answers
 from tests.factories import AppointmentFactory, ContactFactory, EntryFactory
 
@@ -136,6 +136,9 @@ def private_requests(client, window):
     window.state = WindowState.PUBLISHED
     window.save()
     appointment = AppointmentFactory(entry=EntryFactory(window=window, contact=contact))
+    confirmed = AppointmentFactory(
+        entry=EntryFactory(window=window, contact=contact), state=AppointmentState.CONFIRMED
+    )
     entry = appointment.entry
     token = receipts.receipt_token(entry)
     session = client.session
@@ -148,6 +151,7 @@ def private_requests(client, window):
         "my-entries": ("get", "/my/", {}),
         "my-login": ("get", "/my/login/", {}),
         "my-appointment": ("get", f"/my/appointments/{appointment.pk}/accept/", {}),
+        "my-convocation": ("get", f"/my/appointments/{confirmed.pk}/convocation/", {}),
         "my-code": ("get", "/my/code/", {}),
         "my-logout": ("post", "/my/logout/", {}),
     }
@@ -161,6 +165,7 @@ def test_private_routes_are_all_checked_for_caching():
         "my-entries",
         "my-login",
         "my-appointment",
+        "my-convocation",
         "my-code",
         "my-logout",
     }

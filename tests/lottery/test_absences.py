@@ -12,7 +12,7 @@ from celery.schedules import crontab
 from django.conf import settings as django_settings
 
 from accounts.models import AuditEvent, Person
-from booking import checkin
+from booking import checkin, day_list
 from booking.checkin_token import Refusal, TokenRefused, make_token, read_token
 from booking.models import Appointment, AppointmentState, Entry, EntryStatus
 from config.celery import app as celery_app
@@ -22,7 +22,13 @@ from lottery import services as lottery_services
 from lottery.models import BeaconMode, Draw
 from lottery.tasks import task_mark_absences
 from tests.conftest import run_concurrently
-from tests.factories import AppointmentFactory, EntryFactory, SlotFactory, WindowFactory
+from tests.factories import (
+    AppointmentFactory,
+    EntryFactory,
+    SiteFactory,
+    SlotFactory,
+    WindowFactory,
+)
 from tests.lottery.conftest import assert_replays
 
 pytestmark = pytest.mark.django_db
@@ -300,3 +306,33 @@ def test_rules_page_states_the_absence_rule_of_its_window(prefecture, client, se
     assert "is recorded as an absence for the person" in pages[0]
     assert "it does not change the weight" in pages[0] and "weight 1." not in pages[0]
     assert "it also lowers the weight" in pages[1]
+
+
+def test_staff_home_counts_the_days_check_ins_and_absences_per_site_in_one_query(
+    confirmed, agent, login_otp, monkeypatch, django_assert_num_queries
+):
+    first, second, third = confirmed.appointments
+    day = first.slot.starts_at.astimezone(PARIS).date()
+    monkeypatch.setattr(checkin, "today", lambda: day)
+    checkin.check_in(appointment_id=first.pk, actor=agent, desk="1")
+    with clock.at(_after(second)):
+        absences.record_absence(appointment_id=second.pk, actor=agent)
+    SiteFactory(prefecture=confirmed.window.prefecture, code="EMPTY")  # nothing today
+    client = login_otp(agent)
+
+    with django_assert_num_queries(1):
+        sites = list(day_list.day_totals_by_site(confirmed.window.prefecture_id, day))
+    page = client.get("/staff/")
+    next_day = list(day_list.day_totals_by_site(agent.prefecture_id, day + timedelta(days=1)))
+
+    totals = {site.code: (site.expected, site.present, site.absent) for site in sites}
+    assert sum(e for e, _p, _a in totals.values()) == 3 and totals["EMPTY"] == (0, 0, 0)
+    assert sum(p for _e, p, _a in totals.values()) == 1
+    assert sum(a for _e, _p, a in totals.values()) == 1
+    assert {third.slot.site.code, "EMPTY"} <= set(totals)
+    home_totals = {s.code: (s.expected, s.present, s.absent) for s in page.context["sites_today"]}
+    assert home_totals == totals
+    assert f'href="/staff/sites/{first.slot.site.code}/day/{day.isoformat()}/"' in (
+        page.content.decode()
+    )
+    assert all((s.expected, s.present, s.absent) == (0, 0, 0) for s in next_day)

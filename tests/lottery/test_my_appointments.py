@@ -1,14 +1,17 @@
 """The applicant's appointments on "My entries": confirm, decline, cancel, without JavaScript."""
 
+import re
 from datetime import timedelta
 from zoneinfo import ZoneInfo
 
 import pytest
+from django.test import Client
 from django.urls import reverse
 
 from accounts.models import User
+from booking.checkin_token import TokenRefused, read_token
 from booking.models import Appointment, AppointmentState, Entry
-from lottery import clock
+from lottery import clock, services_offers
 from tests.factories import ContactFactory
 
 pytestmark = pytest.mark.django_db
@@ -98,3 +101,57 @@ def test_without_a_session_the_applicant_is_sent_to_log_in(offered, client):
 
     assert response.status_code == 302 and response["Location"] == reverse("my-login")
     assert Appointment.objects.get(pk=offered.offer.pk).state == AppointmentState.OFFERED
+
+
+# --- The convocation ----------------------------------------------------------------------------
+
+
+def _printed_code(page: str) -> str:
+    """The check-in code as the convocation prints it: its groups, joined as typed."""
+    line = re.search(r'class="fr-text--lead fs-checkin-code"[^>]*>(.*?)</p>', page).group(1)
+    return "-".join(re.findall(r"<code>([0-9A-Z]{4})</code>", line))
+
+
+def test_the_owner_gets_a_convocation_whose_code_checks_in_on_the_day(offered, client):
+    services_offers.accept_offer(appointment_id=offered.offer.pk)
+    url = reverse("my-convocation", args=[offered.offer.pk])
+
+    response = client.get(url)
+
+    assert response.status_code == 200
+    assert "no-store" in response["Cache-Control"]
+    page = response.content.decode()
+    assert url in client.get(reverse("my-entries")).content.decode()
+    assert offered.offer.entry.entry_id in page and offered.offer.slot.site.name in page
+    assert '<svg width="' in page and "<script" not in page.split("<main", 1)[-1].split("</main")[0]
+    day = offered.offer.slot.starts_at.astimezone(ZoneInfo("Europe/Paris")).date()
+    prefecture_id = offered.window.prefecture_id
+    assert read_token(_printed_code(page), prefecture_id, day).pk == offered.offer.pk
+    with pytest.raises(TokenRefused):
+        read_token(_printed_code(page), prefecture_id, day + timedelta(days=1))
+
+
+def test_an_offer_not_yet_confirmed_has_no_convocation(offered, client):
+    response = client.get(reverse("my-convocation", args=[offered.offer.pk]))
+
+    assert response.status_code == 404
+
+
+def test_another_applicant_gets_no_convocation(offered, client):
+    services_offers.accept_offer(appointment_id=offered.offer.pk)
+    session = client.session
+    session["applicant_contact"] = ContactFactory(user=User.objects.create_user("other")).pk
+    session.save()
+
+    response = client.get(reverse("my-convocation", args=[offered.offer.pk]))
+
+    assert response.status_code == 404
+
+
+def test_anonymous_is_sent_to_log_in_for_a_convocation(offered):
+    services_offers.accept_offer(appointment_id=offered.offer.pk)
+    anonymous = Client()
+
+    response = anonymous.get(reverse("my-convocation", args=[offered.offer.pk]))
+
+    assert response.status_code == 302 and response["Location"] == reverse("my-login")

@@ -1,6 +1,7 @@
 """A recent window of the demo prefecture, drawn and published at start, whose appointments are
-next week: a demo applicant (phone 06 12 34 56 78) holds three urgent entries, so three offers
-wait for them on "My entries" (idempotent).
+next week: a demo applicant (phone 06 12 34 56 78) holds two urgent entries, so two offers
+wait for them on "My entries" (idempotent). Their third and last seat (MAX_ENTRIES_PER_CONTACT)
+is left for the demo day (load_demo_today).
 
 Run `manage.py load_demo` first. No beacon (the public page says so); each step runs the real
 service at the moment it would have run (`lottery.clock.at`), the publication now, so the
@@ -26,7 +27,8 @@ from lottery.services_run import run_draw
 
 CODE = "ISERE-DEMO-OFFRES"
 PHONE = "+33612345678"  # shown in `make run`'s banner
-ENTRIES = 14  # 3 of them the demo applicant's (urgent: tier 0, drawn first)
+ENTRIES = 14
+MINE = 2  # the demo applicant's (urgent: tier 0, drawn first)
 SLOTS = 10
 
 
@@ -84,7 +86,7 @@ class Command(BaseCommand):
             [demo_person(n, "demo-offers", "98") for n in range(ENTRIES)]
         )
         for n, person in enumerate(persons):
-            mine = n < 3
+            mine = n < MINE
             Entry.objects.create(
                 window=window,
                 procedure=procedure,

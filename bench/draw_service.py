@@ -209,7 +209,7 @@ def main() -> None:
     args = parser.parse_args()
     _setup()
     from booking.services import tick_windows
-    from lottery import clock, services
+    from lottery import clock, services, services_reveal
     from lottery.fairdraw import canonical, engine
     from lottery.models import Draw
     from lottery.services_run import compute_draw_seed, run_draw
@@ -227,7 +227,7 @@ def main() -> None:
     freeze = time.perf_counter() - t
     print(f"freeze: {freeze:.1f} s", flush=True)
     with clock.at(window.freeze_at + timedelta(minutes=2)):
-        services.reveal_operator_secret(window_id=window_id)
+        services_reveal.reveal_operator_secret(window_id=window_id)
     draw = Draw.objects.select_related("window").get(window_id=window_id)
     t = time.perf_counter()
     entries = canonical.parse_entries(bytes(draw.entries_csv))

@@ -24,7 +24,7 @@ from booking.duplicates import review_counts
 from booking.models import Appointment
 from booking.views import APPLICANT_KEY
 from config.errors import DomainError
-from lottery import four_eyes, kit, selectors, services, services_offers
+from lottery import four_eyes, kit, selectors, services, services_offers, services_reveal
 from lottery.models import BeaconSource, Draw
 from lottery.views import _draw
 
@@ -102,7 +102,7 @@ class RevealCreate(DrawAPIView):
         return super().post(request, code)
 
     def act(self, window_id, user, data):
-        services.reveal_secret(window_id=window_id, actor=user, **data)
+        services_reveal.reveal_secret(window_id=window_id, actor=user, **data)
 
 
 class BeaconPaste(DrawAPIView):
@@ -117,7 +117,7 @@ class BeaconPaste(DrawAPIView):
     def act(self, window_id, user, data):
         if data["round"] != Draw.objects.get(window_id=window_id).beacon_round:
             raise DomainError("beacon_round", _("This is not the announced round."))
-        services.record_beacon(
+        services_reveal.record_beacon(
             window_id=window_id,
             signature=data["signature"],
             randomness=data.get("randomness"),

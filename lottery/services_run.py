@@ -24,12 +24,8 @@ from lottery.checks import run_checks, with_freeze_checks
 from lottery.fairdraw import canonical, crypto, engine
 from lottery.fairdraw.engine import ResultColumns
 from lottery.models import BeaconSource, Draw, DrawState
-from lottery.services import (
-    PhaseTimer,
-    _audit,
-    batch_settings,
-    beacon_ready,
-)
+from lottery.services import PhaseTimer, _audit, batch_settings
+from lottery.services_reveal import beacon_ready
 
 logger = logging.getLogger(__name__)
 

@@ -5,7 +5,7 @@ import time
 
 from booking.models import Window, WindowState
 from config.errors import DomainError
-from lottery import clock, services, services_carry, services_offers
+from lottery import clock, services, services_carry, services_offers, services_reveal
 from lottery.models import BeaconMode, Draw, DrawState
 from lottery.services_run import draw_is_due
 
@@ -32,9 +32,9 @@ def tick_draws() -> dict:
     for draw in frozen:
         operator = draw.parties.filter(is_operator=True, revealed_at__isnull=True).exists()
         if operator and now <= draw.window.reveal_deadline:
-            done["revealed"] += _step(services.reveal_operator_secret, draw.window_id)
+            done["revealed"] += _step(services_reveal.reveal_operator_secret, draw.window_id)
         if draw.beacon_mode == BeaconMode.QUICKNET and not draw.beacon_source:
-            done["beacon"] += _step(services.fetch_beacon, draw.window_id)
+            done["beacon"] += _step(services_reveal.fetch_beacon, draw.window_id)
             draw.refresh_from_db()
         if draw_is_due(draw):
             due.append(draw.window_id)

@@ -16,7 +16,7 @@ from accounts.access import staff_object_or_404, verified_staff
 from accounts.models import Role
 from booking.models import WindowState
 from config.errors import Conflict, DomainError
-from lottery import beacon, services
+from lottery import beacon, services, services_reveal
 from lottery.forms import BeaconForm, PartyForm, RevealForm, ReviewForm
 from lottery.models import BeaconMode, BeaconSource, Draw, DrawState
 
@@ -114,7 +114,7 @@ def party(request, code: str):
 @verified_staff
 def reveal(request, code: str):
     def act(draw, user, data):
-        services.reveal_secret(window_id=draw.window_id, actor=user, **data)
+        services_reveal.reveal_secret(window_id=draw.window_id, actor=user, **data)
 
     return _handle(
         request, code, "reveal_form", RevealForm, act, _("The secret was revealed."),
@@ -128,7 +128,7 @@ def paste_beacon(request, code: str):
     def act(draw, user, data):
         pasted = data["beacon"]
         _check_beacon_expected(draw, pasted["round"])
-        services.record_beacon(
+        services_reveal.record_beacon(
             window_id=draw.window_id,
             signature=pasted["signature"],
             randomness=pasted["randomness"],

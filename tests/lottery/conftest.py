@@ -8,7 +8,7 @@ from django.utils import timezone
 
 from booking.models import WindowState
 from booking.services import tick_windows
-from lottery import clock, kit, services
+from lottery import clock, kit, services, services_reveal
 from lottery.models import BeaconMode
 from lottery.services_run import run_draw
 from tests.factories import (
@@ -71,7 +71,7 @@ class Timeline:
 
     def reveal_operator(self):
         with clock.at(self.window.freeze_at + timedelta(minutes=2)):
-            services.reveal_operator_secret(window_id=self.window_id)
+            services_reveal.reveal_operator_secret(window_id=self.window_id)
 
     def draw(self):
         return run_draw(window_id=self.window_id)

@@ -5,7 +5,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from config.errors import DomainError
-from lottery import beacon, clock, kit, services
+from lottery import beacon, clock, kit, services_reveal
 from lottery.models import BeaconMode, BeaconSource, Draw
 from tests.lottery.conftest import assert_replays
 
@@ -48,7 +48,9 @@ def test_forged_beacon_is_refused(vector_life, supervisor):
     forged = VECTOR_SIGNATURE[:-2] + ("00" if VECTOR_SIGNATURE[-2:] != "00" else "01")
 
     with pytest.raises(DomainError) as refused:
-        services.record_beacon(window_id=vector_life.window_id, signature=forged, actor=supervisor)
+        services_reveal.record_beacon(
+            window_id=vector_life.window_id, signature=forged, actor=supervisor
+        )
 
     assert refused.value.code == "beacon_invalid"
     assert Draw.objects.get(window=vector_life.window).beacon_source == ""
@@ -57,7 +59,7 @@ def test_forged_beacon_is_refused(vector_life, supervisor):
 @pytest.mark.django_db
 def test_pasted_beacon_with_a_wrong_randomness_is_refused(vector_life, supervisor):
     with pytest.raises(DomainError):
-        services.record_beacon(
+        services_reveal.record_beacon(
             window_id=vector_life.window_id,
             signature=VECTOR_SIGNATURE,
             randomness="00" * 32,
@@ -68,7 +70,7 @@ def test_pasted_beacon_with_a_wrong_randomness_is_refused(vector_life, superviso
 @pytest.mark.django_db
 def test_beacon_paste_needs_a_supervisor(vector_life, agent):
     with pytest.raises(DomainError) as refused:
-        services.record_beacon(
+        services_reveal.record_beacon(
             window_id=vector_life.window_id, signature=VECTOR_SIGNATURE, actor=agent
         )
 
@@ -77,7 +79,7 @@ def test_beacon_paste_needs_a_supervisor(vector_life, agent):
 
 @pytest.mark.django_db
 def test_pasted_real_round_is_used_in_the_seed_and_the_kit_replays(vector_life, supervisor):
-    services.record_beacon(
+    services_reveal.record_beacon(
         window_id=vector_life.window_id,
         signature=VECTOR_SIGNATURE,
         randomness=VECTOR_RANDOMNESS,
@@ -115,7 +117,7 @@ def test_fetched_forged_round_is_not_stored(vector_life, monkeypatch):
     monkeypatch.setattr("lottery.beacon.urllib.request.urlopen", Response)
 
     with clock.at(beacon.round_time(VECTOR_ROUND) + timedelta(minutes=1)):
-        assert services.fetch_beacon(window_id=vector_life.window_id) is False
+        assert services_reveal.fetch_beacon(window_id=vector_life.window_id) is False
 
     assert Draw.objects.get(window=vector_life.window).beacon_source == ""
 
@@ -129,9 +131,9 @@ def test_unreachable_beacon_falls_back_after_seven_days(vector_life, monkeypatch
     due = beacon.round_time(VECTOR_ROUND)
 
     with clock.at(due + timedelta(days=6)):
-        assert services.fetch_beacon(window_id=vector_life.window_id) is False
+        assert services_reveal.fetch_beacon(window_id=vector_life.window_id) is False
     with clock.at(due + timedelta(days=7)):
-        assert services.fetch_beacon(window_id=vector_life.window_id) is True
+        assert services_reveal.fetch_beacon(window_id=vector_life.window_id) is True
 
     draw = Draw.objects.get(window=vector_life.window)
     assert draw.beacon_source == BeaconSource.FALLBACK
@@ -145,7 +147,7 @@ def test_kit_of_a_fallback_draw_claims_the_fallback_and_replays(vector_life, mon
 
     monkeypatch.setattr("lottery.beacon.fetch", offline)
     with clock.at(beacon.round_time(VECTOR_ROUND) + timedelta(days=7)):
-        services.fetch_beacon(window_id=vector_life.window_id)
+        services_reveal.fetch_beacon(window_id=vector_life.window_id)
     vector_life.draw()
 
     files = kit.kit_files(Draw.objects.get(window=vector_life.window), unpublished=True)

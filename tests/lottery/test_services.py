@@ -5,7 +5,7 @@ import pytest
 from accounts.models import AuditEvent
 from booking.models import Appointment, AppointmentState, Entry, EntryStatus, WindowState
 from config.errors import Conflict, DomainError
-from lottery import clock, kit, services, services_run
+from lottery import clock, kit, services, services_reveal, services_run
 from lottery.fairdraw import canonical, crypto
 from lottery.models import Draw, DrawParty, DrawState, OperatorSecret
 from lottery.services_run import counted_secrets
@@ -142,7 +142,9 @@ def test_reveal_after_the_deadline_is_absent(timeline):
         clock.at(life.window.reveal_deadline + timedelta(seconds=1)),
         pytest.raises(Conflict) as late,
     ):
-        services.reveal_secret(window_id=life.window_id, party_id=party.party_id, secret=secret)
+        services_reveal.reveal_secret(
+            window_id=life.window_id, party_id=party.party_id, secret=secret
+        )
     life.draw()
 
     assert late.value.code == "reveal_late"
@@ -157,7 +159,7 @@ def test_reveal_with_a_wrong_secret_is_refused(timeline):
     life.close_and_freeze()
 
     with clock.at(life.window.freeze_at + timedelta(minutes=5)), pytest.raises(Conflict) as wrong:
-        services.reveal_secret(window_id=life.window_id, party_id="ISERE", secret="ab" * 32)
+        services_reveal.reveal_secret(window_id=life.window_id, party_id="ISERE", secret="ab" * 32)
 
     assert wrong.value.code == "reveal_mismatch"
     assert DrawParty.objects.get(draw__window=life.window).revealed_at is None
@@ -168,7 +170,7 @@ def test_reveal_before_the_freeze_is_refused(timeline):
     party = DrawParty.objects.get(draw__window=life.window)
 
     with pytest.raises(Conflict) as early:
-        services.reveal_secret(
+        services_reveal.reveal_secret(
             window_id=life.window_id,
             party_id=party.party_id,
             secret=OperatorSecret.objects.get(party=party).secret,
@@ -187,7 +189,7 @@ def test_auditor_party_commits_before_close_and_counts_when_revealed(timeline, a
     life.close_and_freeze()
     life.reveal_operator()
     with clock.at(life.window.freeze_at + timedelta(minutes=3)):
-        services.reveal_secret(
+        services_reveal.reveal_secret(
             window_id=life.window_id, party_id="CIMADE", secret=secret.hex(), actor=auditor
         )
 

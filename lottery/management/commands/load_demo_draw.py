@@ -19,7 +19,7 @@ from accounts.crypto import blind_index
 from accounts.models import IdentityKind, Person, User
 from booking.models import Entry, EntryStatus, Prefecture, Slot, Window, WindowState
 from booking.services import advance_window
-from lottery import beacon, clock, services
+from lottery import beacon, clock, services, services_reveal
 from lottery.fairdraw import crypto
 from lottery.models import Draw, DrawState
 from lottery.services_run import run_draw
@@ -88,15 +88,17 @@ class Command(BaseCommand):
         parties = services.DrawParty.objects.filter(draw__window=window, revealed_at__isnull=True)
         if parties.filter(is_operator=True).exists():
             with clock.at(window.freeze_at + timedelta(minutes=2)):
-                services.reveal_operator_secret(window_id=window.pk)
+                services_reveal.reveal_operator_secret(window_id=window.pk)
         if parties.filter(party_id=PARTY).exists():
             with clock.at(window.freeze_at + timedelta(hours=5)):
-                services.reveal_secret(
+                services_reveal.reveal_secret(
                     window_id=window.pk, party_id=PARTY, secret=PARTY_SECRET.hex(), actor=auditor
                 )
         due = beacon.round_time(ROUND)
         with clock.at(due + timedelta(minutes=2)):
-            services.record_beacon(window_id=window.pk, signature=SIGNATURE, actor=supervisor)
+            services_reveal.record_beacon(
+                window_id=window.pk, signature=SIGNATURE, actor=supervisor
+            )
         with clock.at(due + timedelta(minutes=5)):
             if Draw.objects.get(window=window).state == DrawState.FROZEN:
                 run_draw(window_id=window.pk)

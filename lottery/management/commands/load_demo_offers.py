@@ -20,7 +20,7 @@ from accounts import audit, otp
 from accounts.models import ContactKind, Person
 from booking.models import Entry, EntryStatus, Slot, Window, WindowState
 from booking.services import advance_window
-from lottery import clock, services
+from lottery import clock, services, services_reveal
 from lottery.management.commands.load_demo_draw import demo_person, demo_prefecture
 from lottery.models import BeaconMode, Draw, DrawState
 from lottery.services_run import run_draw
@@ -32,6 +32,44 @@ MINE = 2  # the demo applicant's (urgent: tier 0, drawn first)
 SLOTS = 10
 
 
+def recent_window(prefecture, code: str, title: str) -> Window:
+    """A demo window of the renewal procedure that closed two days ago (created once)."""
+    closes = timezone.now().replace(microsecond=0) - timedelta(days=2)
+    window, created = Window.objects.get_or_create(
+        code=code,
+        defaults={
+            "prefecture": prefecture,
+            "title": title,
+            "opens_at": closes - timedelta(days=7),
+            "closes_at": closes,
+            "freeze_at": closes,
+            "reveal_deadline": closes + timedelta(days=1),
+            "state": WindowState.OPEN,
+        },
+    )
+    if created:
+        window.procedures.set(prefecture.procedures.filter(code="RENEWAL"))
+    return window
+
+
+def draw_and_publish(window: Window, register) -> None:
+    """Run a demo window's whole timeline through the real services, each step at the moment it
+    would have run: announce, `register` its entries, close, freeze, reveal, draw, publish."""
+    with clock.at(window.opens_at - timedelta(days=2)):
+        services.announce_draw(window_id=window.pk, beacon_mode=BeaconMode.NONE)
+    if window.state == WindowState.OPEN:
+        register()
+        advance_window(window_id=window.pk, to_state=WindowState.CLOSED)
+    with clock.at(window.freeze_at + timedelta(minutes=1)):
+        services.freeze_draw(window_id=window.pk)
+    with clock.at(window.freeze_at + timedelta(minutes=2)):
+        services_reveal.reveal_operator_secret(window_id=window.pk)
+    with clock.at(window.reveal_deadline + timedelta(minutes=5)):
+        if Draw.objects.get(window=window).state == DrawState.FROZEN:
+            run_draw(window_id=window.pk)
+    services.publish_draw(window_id=window.pk)
+
+
 class Command(BaseCommand):
     help = "Give the demo prefecture a recent, published draw with offers for a demo applicant."
 
@@ -41,39 +79,11 @@ class Command(BaseCommand):
         if Draw.objects.filter(window__code=CODE, state=DrawState.PUBLISHED).exists():
             self.stdout.write(f"Demo offers already published: /draws/{CODE}/")
             return
-        window = self._window(prefecture)
-        with clock.at(window.opens_at - timedelta(days=2)):
-            services.announce_draw(window_id=window.pk, beacon_mode=BeaconMode.NONE)
-        if window.state == WindowState.OPEN:
-            self._registrations(window, prefecture)
-            advance_window(window_id=window.pk, to_state=WindowState.CLOSED)
-        with clock.at(window.freeze_at + timedelta(minutes=1)):
-            services.freeze_draw(window_id=window.pk)
-        with clock.at(window.freeze_at + timedelta(minutes=2)):
-            services.reveal_operator_secret(window_id=window.pk)
-        with clock.at(window.reveal_deadline + timedelta(minutes=5)):
-            if Draw.objects.get(window=window).state == DrawState.FROZEN:
-                run_draw(window_id=window.pk)
-        services.publish_draw(window_id=window.pk)
-        self.stdout.write(f"Demo offers published: /draws/{CODE}/")
-
-    def _window(self, prefecture) -> Window:
-        closes = timezone.now().replace(microsecond=0) - timedelta(days=2)
-        window, created = Window.objects.get_or_create(
-            code=CODE,
-            defaults={
-                "prefecture": prefecture,
-                "title": "Démonstration : rendez-vous proposés (tirage récent)",
-                "opens_at": closes - timedelta(days=7),
-                "closes_at": closes,
-                "freeze_at": closes,
-                "reveal_deadline": closes + timedelta(days=1),
-                "state": WindowState.OPEN,
-            },
+        window = recent_window(
+            prefecture, CODE, "Démonstration : rendez-vous proposés (tirage récent)"
         )
-        if created:
-            window.procedures.set(prefecture.procedures.filter(code="RENEWAL"))
-        return window
+        draw_and_publish(window, lambda: self._registrations(window, prefecture))
+        self.stdout.write(f"Demo offers published: /draws/{CODE}/")
 
     @transaction.atomic
     def _registrations(self, window, prefecture):

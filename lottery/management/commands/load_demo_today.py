@@ -29,14 +29,11 @@ from booking.models import (
     EntryStatus,
     Slot,
     Window,
-    WindowState,
 )
-from booking.services import advance_window
-from lottery import clock, services, services_offers
+from lottery import services_offers
 from lottery.management.commands.load_demo_draw import demo_person, demo_prefecture
-from lottery.management.commands.load_demo_offers import PHONE
-from lottery.models import BeaconMode, Draw, DrawState
-from lottery.services_run import run_draw
+from lottery.management.commands.load_demo_offers import PHONE, draw_and_publish, recent_window
+from lottery.models import Draw, DrawState
 
 CODE_PREFIX = "ISERE-DEMO-JOUR-"
 SITE = "GRENOBLE"
@@ -63,7 +60,10 @@ class Command(BaseCommand):
                     f"{MAX_ENTRIES_PER_CONTACT} active entries (`rm -rf var/` starts afresh)."
                 )
                 return
-            self._publish(self._window(prefecture, code), day)
+            window = recent_window(
+                prefecture, code, "Démonstration : rendez-vous du jour (accueil)"
+            )
+            draw_and_publish(window, lambda: self._registrations(window, day))
         appointment = self._mine(code)
         if appointment is None:
             self.stdout.write(f"Demo day {day}: the demo applicant holds no appointment today.")
@@ -72,39 +72,6 @@ class Command(BaseCommand):
             services_offers.accept_offer(appointment_id=appointment.pk)
             appointment.refresh_from_db()
         self._report(appointment, day)
-
-    def _window(self, prefecture, code) -> Window:
-        closes = timezone.now().replace(microsecond=0) - timedelta(days=2)
-        window, created = Window.objects.get_or_create(
-            code=code,
-            defaults={
-                "prefecture": prefecture,
-                "title": "Démonstration : rendez-vous du jour (accueil)",
-                "opens_at": closes - timedelta(days=7),
-                "closes_at": closes,
-                "freeze_at": closes,
-                "reveal_deadline": closes + timedelta(days=1),
-                "state": WindowState.OPEN,
-            },
-        )
-        if created:
-            window.procedures.set(prefecture.procedures.filter(code="RENEWAL"))
-        return window
-
-    def _publish(self, window, day) -> None:
-        with clock.at(window.opens_at - timedelta(days=2)):
-            services.announce_draw(window_id=window.pk, beacon_mode=BeaconMode.NONE)
-        if window.state == WindowState.OPEN:
-            self._registrations(window, day)
-            advance_window(window_id=window.pk, to_state=WindowState.CLOSED)
-        with clock.at(window.freeze_at + timedelta(minutes=1)):
-            services.freeze_draw(window_id=window.pk)
-        with clock.at(window.freeze_at + timedelta(minutes=2)):
-            services.reveal_operator_secret(window_id=window.pk)
-        with clock.at(window.reveal_deadline + timedelta(minutes=5)):
-            if Draw.objects.get(window=window).state == DrawState.FROZEN:
-                run_draw(window_id=window.pk)
-        services.publish_draw(window_id=window.pk)
 
     def _free_seat(self) -> int | None:
         """The demo applicant's first free seat (a contact holds MAX_ENTRIES_PER_CONTACT

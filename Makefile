@@ -46,7 +46,7 @@ fmt: $(STAMP)
 	$(VENV)/bin/ruff check --fix .
 
 messages: $(STAMP)
-	DEBUG=1 $(PY) manage.py makemessages -l fr -l en --ignore=.venv --ignore=var --ignore=tests --ignore=bench --no-obsolete
+	DEBUG=1 $(PY) manage.py makemessages -l fr -l en -l ar -l fa_AF -l ps -l uk -l ru -l ti --ignore=.venv --ignore=var --ignore=tests --ignore=bench --no-obsolete
 	DEBUG=1 $(PY) manage.py compilemessages --ignore=.venv
 
 clean:

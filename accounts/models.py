@@ -97,6 +97,8 @@ class Contact(models.Model):
     value_hash = models.CharField(max_length=64, unique=True)
     value = EncryptedTextField()
     verified_at = models.DateTimeField(null=True, blank=True)
+    # The language chosen at registration (settings.LANGUAGES): every later message uses it.
+    language = models.CharField(max_length=8, default="fr", db_default="fr")
     created_at = models.DateTimeField(auto_now_add=True)
 
     def __str__(self) -> str:

@@ -24,7 +24,7 @@ from django.utils import timezone, translation
 from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 
-from accounts import audit, outbox, ratelimit, sms_budget
+from accounts import audit, outbox, ratelimit, sms_budget, sms_text
 from accounts.crypto import blind_index
 from accounts.models import Contact, ContactCodeDevice, ContactKind
 from config import counters
@@ -102,12 +102,14 @@ def _lock_error(device: ContactCodeDevice, now) -> Throttled:
     )
 
 
-def _message(code: str, language: str) -> str:
+def _message(code: str, language: str, kind: str = ContactKind.PHONE) -> str:
+    """The code's message in `language`: by SMS, folded into GSM-7 for French and English so
+    that one part carries it (accounts.sms_text)."""
     with translation.override(language):
-        # Kept in the GSM-7 alphabet (no accents) so that one SMS carries it.
-        return gettext(
+        text = gettext(
             "Fairslot: your code is %(code)s. It expires in 10 minutes. Never give it to anyone."
         ) % {"code": code}
+    return sms_text.for_sms(text, language) if kind == ContactKind.PHONE else text
 
 
 def _country_code(value: str) -> int:
@@ -115,7 +117,13 @@ def _country_code(value: str) -> int:
 
 
 def check_send_limits(
-    *, kind: str, value: str, client_ip: str, proof_ok: bool, verified: bool = False
+    *,
+    kind: str,
+    value: str,
+    client_ip: str,
+    proof_ok: bool,
+    verified: bool = False,
+    language: str = "fr",
 ) -> None:
     """Count a code sent to the contact `value` (normalised), or raise Throttled (or Busy: fail
     closed) if a sending limit is reached. Reads and writes no row, so that a refused request
@@ -125,7 +133,10 @@ def check_send_limits(
     per_ip = IP_LIMIT_WITH_PROOF if proof_ok else IP_LIMIT_WITHOUT_PROOF
     budget = ()
     if kind == ContactKind.PHONE:
-        budget = sms_budget.rules(country_code=_country_code(value), verified=verified)
+        parts = sms_text.segments(_message("000000", language))
+        budget = sms_budget.rules(
+            country_code=_country_code(value), verified=verified, segments=parts
+        )
     try:
         ratelimit.check(
             ratelimit.Hit(f"ip:{client_ip}", per_ip, 3600),
@@ -146,6 +157,7 @@ def send_code(*, contact: Contact, client_ip: str, proof_ok: bool, language: str
         client_ip=client_ip,
         proof_ok=proof_ok,
         verified=contact.verified_at is not None,
+        language=language,
     )
     issue_code(contact=contact, language=language)
 
@@ -182,7 +194,7 @@ def _store_code(contact: Contact, device: ContactCodeDevice, language: str) -> T
     outbox.enqueue_message(
         channel=contact.kind,
         recipient=contact.value,
-        body=_message(code, language),
+        body=_message(code, language, contact.kind),
         subject="Fairslot",
         dedup_key=f"otp:{device.pk}:{device.sent_count}",
         expires_at=device.valid_until,
@@ -207,6 +219,7 @@ def contact_with_code(
         client_ip=client_ip,
         proof_ok=proof_ok,
         verified=known is not None and known.verified_at is not None,
+        language=language,
     )
     if known is not None:
         issue_code(contact=known, language=language)
@@ -232,15 +245,33 @@ def start_login(
         )
 
 
-def login_with_code(*, value_hash: str, code: str) -> Contact:
+def login_with_code(*, value_hash: str, code: str, language: str | None = None) -> Contact:
     """Log in with a code that already reached the contact whose blind index is `value_hash`,
     however it was asked for: the sending caps never stop a delivered code from being used. An
-    unknown contact gets the answer of a known one without a live code (no enumeration)."""
+    unknown contact gets the answer of a known one without a live code (no enumeration). The
+    `language` the person uses now becomes the one of their later messages."""
     contact = _known_contact(value_hash)
     if contact is None:
         raise _spent_code_error(ContactCodeDevice())
     verify_code(contact=contact, code=code)
+    if language:
+        remember_language(contact, language, actor="applicant")
     return contact
+
+
+def remember_language(contact: Contact, language: str, *, actor) -> None:
+    """Store `language` (one of settings.LANGUAGES, else the default) on the contact: every
+    later message to it is written in that language. A change is audited."""
+    try:
+        language = translation.get_supported_language_variant(language)
+    except LookupError:
+        language = settings.LANGUAGE_CODE
+    if contact.language == language:
+        return
+    with transaction.atomic():
+        Contact.objects.filter(pk=contact.pk).update(language=language)
+        contact.language = language
+        audit.record("contact.language_set", target=contact, actor=actor, language=language)
 
 
 def wrong_code() -> DomainError:

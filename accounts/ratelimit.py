@@ -38,11 +38,13 @@ REDIS_TIMEOUT_SECONDS = 2
 
 @dataclass(frozen=True)
 class Hit:
-    """At most `limit` events for `key` in any `period` seconds."""
+    """At most `limit` events for `key` in any `period` seconds; one check counts `cost` events
+    (an SMS of three parts counts three against the SMS budget)."""
 
     key: str
     limit: int
     period: int
+    cost: int = 1
 
     def item(self) -> RateLimitItem:
         return RateLimitItemPerSecond(self.limit, self.period, namespace=NAMESPACE)
@@ -62,6 +64,7 @@ class Cooldown:
 
     key: str
     seconds: int
+    cost = 1
 
     def item(self) -> RateLimitItem:
         return RateLimitItemPerSecond(1, self.seconds, namespace=NAMESPACE)
@@ -125,10 +128,10 @@ def _retry_after(stats: WindowStats) -> int:
 def _count(rules: tuple[Rule, ...]) -> None:
     for rule in rules:
         stats = _stats(rule)
-        if stats.remaining < 1:
+        if stats.remaining < rule.cost:
             raise rule.refusal(_retry_after(stats))
     for rule in rules:
-        if not limiter().hit(rule.item(), rule.key):  # filled up since we read it
+        if not limiter().hit(rule.item(), rule.key, cost=rule.cost):  # filled since we read it
             raise rule.refusal(_retry_after(_stats(rule)))
 
 

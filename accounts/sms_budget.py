@@ -9,7 +9,8 @@ premium ranges abroad and shares the operator's fee). Over any 24 hours (moving 
   people already registered able to get their codes;
 - each foreign country code gets at most SMS_FOREIGN_COUNTRY_SHARE of the budget, split the
   same way; France and its overseas departments and territories have no cap of their own.
-E-mail never goes through this module.
+E-mail never goes through this module. Budgets count SMS parts (accounts.sms_text.segments), not
+messages: a code in Arabic (UCS-2, 70 characters a part) may cost more than one in French.
 """
 
 from django.conf import settings
@@ -42,21 +43,22 @@ class Budget(ratelimit.Hit):
         )
 
 
-def check_sms(*, country_code: int, verified: bool) -> None:
-    """Count one SMS to a number with `country_code`, for a contact `verified` or not; raise
-    Throttled ("sms_budget") when a budget it falls under is spent, Busy if the store is down.
-    A refused SMS counts against nothing."""
-    ratelimit.check(*rules(country_code=country_code, verified=verified))
+def check_sms(*, country_code: int, verified: bool, segments: int = 1) -> None:
+    """Count one SMS of `segments` parts to a number with `country_code`, for a contact
+    `verified` or not; raise Throttled ("sms_budget") when a budget it falls under is spent,
+    Busy if the store is down. A refused SMS counts against nothing."""
+    ratelimit.check(*rules(country_code=country_code, verified=verified, segments=segments))
 
 
-def rules(*, country_code: int, verified: bool) -> tuple[Budget, ...]:
-    """The budget rules one SMS counts against, for a caller that checks them in the same
-    `ratelimit.check` as its own rules, so that a refusal by any of them counts nothing."""
+def rules(*, country_code: int, verified: bool, segments: int = 1) -> tuple[Budget, ...]:
+    """The budget rules one SMS of `segments` parts counts against, for a caller that checks
+    them in the same `ratelimit.check` as its own rules, so that a refusal by any of them
+    counts nothing."""
     daily = _setting("SMS_DAILY_BUDGET", DEFAULT_DAILY_BUDGET)
-    found = _split("sms", daily, verified)
+    found = _split("sms", daily, verified, segments)
     if country_code not in DOMESTIC_COUNTRY_CODES:
         share = _setting("SMS_FOREIGN_COUNTRY_SHARE", DEFAULT_FOREIGN_COUNTRY_SHARE)
-        found += _split(f"sms:+{country_code}", round(daily * share), verified)
+        found += _split(f"sms:+{country_code}", round(daily * share), verified, segments)
     return found
 
 
@@ -70,13 +72,14 @@ def used_fraction() -> float:
     return min(1.0, max(0.0, spent / new.limit))
 
 
-def _split(key: str, limit: int, verified: bool) -> tuple[Budget, ...]:
-    """The rules of a budget of `limit` SMS a day with a share kept for verified contacts:
-    every SMS counts against the whole, a new contact's also against the part open to them."""
-    whole = Budget(f"{key}:all", limit, DAY)
+def _split(key: str, limit: int, verified: bool, segments: int = 1) -> tuple[Budget, ...]:
+    """The rules of a budget of `limit` SMS parts a day with a share kept for verified
+    contacts: every SMS counts against the whole, a new contact's also against the part open
+    to them."""
+    whole = Budget(f"{key}:all", limit, DAY, cost=segments)
     if verified:
         return (whole,)
-    return (Budget(f"{key}:new", _unverified_part(limit), DAY), whole)
+    return (Budget(f"{key}:new", _unverified_part(limit), DAY, cost=segments), whole)
 
 
 def _unverified_part(limit: int) -> int:

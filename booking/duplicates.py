@@ -12,7 +12,6 @@ the scheduled `freeze_at` by database time, the deadline supervisors are given (
 windows frozen before `frozen_at` existed).
 """
 
-from django.conf import settings
 from django.db import transaction
 from django.db.models import Count, OuterRef, Q, Subquery
 from django.db.models.functions import Coalesce, Now
@@ -21,8 +20,9 @@ from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 
 from accounts import audit
-from accounts.models import Role
+from accounts.models import ContactKind, Role
 from accounts.outbox import enqueue_message
+from accounts.sms_text import for_sms
 from booking.models import DuplicateDecision, DuplicateFlag, Entry, EntryStatus, Window, WindowState
 from config.errors import Conflict, DomainError
 
@@ -243,9 +243,10 @@ def review_withdraw(*, flag_id: int, entry_pk: int, actor, note: str) -> Duplica
 
 def withdrawal_message(entry: Entry) -> dict:
     """The message telling an applicant (`entry.contact`) that their entry was withdrawn as a
-    likely duplicate, and where to contest it, as OutboxMessage's fields. In the site's
-    language: the applicant's is not kept (the outcome messages do the same)."""
-    with translation.override(settings.LANGUAGE_CODE):
+    likely duplicate, and where to contest it, as OutboxMessage's fields, in the language of
+    the contact (`Contact.language`)."""
+    language = entry.contact.language
+    with translation.override(language):
         body = gettext(
             "Fairslot %(pseudonym)s: your registration was withdrawn as a likely duplicate of "
             "another one. To contest it, come to the desk of %(prefecture)s with your papers."
@@ -253,7 +254,7 @@ def withdrawal_message(entry: Entry) -> dict:
     return {
         "channel": entry.contact.kind,
         "recipient": entry.contact.value,
-        "body": body,
+        "body": for_sms(body, language) if entry.contact.kind == ContactKind.PHONE else body,
         "subject": "Fairslot",
         "dedup_key": f"duplicate-withdrawn:{entry.entry_id}",
     }

@@ -11,6 +11,7 @@ from django.utils.translation import gettext_lazy as _
 
 from accounts import audit
 from accounts.models import Contact, Person
+from accounts.otp import remember_language
 from accounts.outbox import enqueue_message
 from booking.models import (
     MAX_ENTRIES_PER_CONTACT,
@@ -170,5 +171,6 @@ def enter_person(
         channel=entry.channel,
     )
     if contact is not None:
-        enqueue_message(**receipt_message(entry, contact, language))
+        remember_language(contact, language, actor=actor)
+        enqueue_message(**receipt_message(entry, contact, contact.language))
     return entry

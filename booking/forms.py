@@ -22,6 +22,26 @@ WEEKDAYS = [
 ]
 
 
+CONTACT_HELP = _(
+    "A phone number with its country code, for example +33 6 12 34 56 78, "
+    "or an e-mail address, for example name@example.org."
+)
+
+
+def set_contact_keyboard(form: forms.Form) -> None:
+    """Left to right always; a phone keypad or an e-mail keyboard once the kind is known.
+
+    Until the form comes back with a kind (an error to correct), the full keyboard: a phone
+    pad would stop whoever chooses e-mail from typing "@" on a page without JavaScript."""
+    attrs = {"dir": "ltr", "autocomplete": "tel", "spellcheck": "false"}
+    kind = form.data.get("contact_kind") if form.is_bound else None
+    if kind == ContactKind.PHONE:
+        attrs["inputmode"] = "tel"
+    elif kind == ContactKind.EMAIL:
+        attrs.update(inputmode="email", autocomplete="email")
+    form.fields["contact"].widget.attrs.update(attrs)
+
+
 class RegistrationForm(DsfrBaseForm):
     procedure = forms.ChoiceField(label=_("What is the appointment for?"), widget=forms.RadioSelect)
     identity_kind = forms.ChoiceField(
@@ -69,12 +89,13 @@ class RegistrationForm(DsfrBaseForm):
     contact = forms.CharField(
         label=_("Mobile phone number or e-mail address"),
         max_length=254,
-        help_text=_("We send a code to check it. Any country."),
+        help_text=CONTACT_HELP,
     )
     altcha = forms.CharField(required=False, widget=forms.HiddenInput)
 
     def __init__(self, *args, window, **kwargs):
         super().__init__(*args, **kwargs)
+        set_contact_keyboard(self)
         self.fields["procedure"].choices = [(p.code, p.name) for p in window.procedures.all()]
         self.fields["sites"].choices = [(s.code, s.name) for s in window.prefecture.sites.all()]
         self.fields["nationality"].choices = [("", "—"), *country_choices(get_language() or "fr")]
@@ -88,7 +109,9 @@ class CodeForm(DsfrBaseForm):
         label=_("The 6-digit code we sent you"),
         max_length=6,
         min_length=6,
-        widget=forms.TextInput(attrs={"inputmode": "numeric", "autocomplete": "one-time-code"}),
+        widget=forms.TextInput(
+            attrs={"inputmode": "numeric", "autocomplete": "one-time-code", "dir": "ltr"}
+        ),
     )
 
 
@@ -99,8 +122,14 @@ class ContactLoginForm(DsfrBaseForm):
         choices=ContactKind.choices,
         initial=ContactKind.PHONE,
     )
-    contact = forms.CharField(label=_("Mobile phone number or e-mail address"), max_length=254)
+    contact = forms.CharField(
+        label=_("Mobile phone number or e-mail address"), max_length=254, help_text=CONTACT_HELP
+    )
     altcha = forms.CharField(required=False, widget=forms.HiddenInput)
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        set_contact_keyboard(self)
 
 
 class ReceiptCheckForm(DsfrBaseForm):

@@ -71,6 +71,8 @@ class Procedure(models.Model):
     code = models.CharField(max_length=32, validators=[code_validator])
     name = models.CharField(max_length=120)
     is_renewal = models.BooleanField(default=False)
+    # Kept by the prefecture, shown on the offer page and the convocation: one item per line.
+    documents = models.TextField(_("What to bring"), blank=True, help_text=_("One item per line."))
 
     class Meta:
         ordering = ["prefecture", "code"]

@@ -8,7 +8,8 @@ from django.utils import timezone, translation
 from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 
-from accounts.models import Contact
+from accounts.models import Contact, ContactKind
+from accounts.sms_text import for_sms
 from booking.models import Entry
 from config.errors import DomainError
 
@@ -61,7 +62,7 @@ def receipt_message(entry: Entry, contact: Contact, language: str) -> dict:
     return {
         "channel": contact.kind,
         "recipient": contact.value,
-        "body": body,
+        "body": for_sms(body, language) if contact.kind == ContactKind.PHONE else body,
         "subject": "Fairslot",
         "dedup_key": f"receipt:{entry.entry_id}",
     }

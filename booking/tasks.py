@@ -17,3 +17,12 @@ def task_tick_windows() -> dict:
     if any(done.values()):
         logger.info("window tick: %s", done)
     return done
+
+
+# Idempotent: erased rows carry a marker and are never chosen again, each batch is its own
+# transaction, so a redelivered or interrupted run only finishes the work (booking.retention).
+@shared_task(acks_late=True, reject_on_worker_lost=True, soft_time_limit=1800, time_limit=1900)
+def purge_expired_data() -> dict:
+    from booking import retention
+
+    return retention.purge()

@@ -1,6 +1,13 @@
 from django.urls import path
 
-from booking import staff_capacity, staff_desk, staff_registration, staff_views, views
+from booking import (
+    own_data_views,
+    staff_capacity,
+    staff_desk,
+    staff_registration,
+    staff_views,
+    views,
+)
 
 urlpatterns = [
     path("", views.home, name="home"),
@@ -15,6 +22,13 @@ urlpatterns = [
     path("my/login/", views.my_login, name="my-login"),
     path("my/code/", views.my_code, name="my-code"),
     path("my/logout/", views.my_logout, name="my-logout"),
+    path("my/data/", own_data_views.my_data, name="my-data"),
+    path("my/data.json", own_data_views.my_data_json, name="my-data-json"),
+    path(
+        "my/entries/<int:pk>/withdraw/",
+        own_data_views.my_entry_withdraw,
+        name="my-entry-withdraw",
+    ),
     path("staff/partner-keys/", staff_views.partner_keys, name="staff-partner-keys"),
     path("staff/windows/<str:code>/", staff_capacity.window_capacity, name="staff-window-capacity"),
     path(

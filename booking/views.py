@@ -210,7 +210,9 @@ def my_code(request):
     form = CodeForm(request.POST or None)
     if request.method == "POST" and form.is_valid():
         try:
-            contact = otp.login_with_code(value_hash=value_hash, code=form.cleaned_data["code"])
+            contact = otp.login_with_code(
+                value_hash=value_hash, code=form.cleaned_data["code"], language=get_language()
+            )
         except DomainError as exc:
             _show_error(form, exc)
         else:

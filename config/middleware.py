@@ -5,7 +5,10 @@ from urllib.parse import unquote_to_bytes
 from django.conf import settings
 from django.core.exceptions import BadRequest
 from django.http import HttpResponse, JsonResponse
+from django.utils import translation
 from django.utils.translation import gettext as _
+
+from config.languages import STAFF_LANGUAGES
 
 
 class BadInputMiddleware:
@@ -60,3 +63,22 @@ def _usable_query(query: str) -> bool:
     except UnicodeDecodeError:
         return False
     return True
+
+
+class StaffLanguageMiddleware:
+    """Staff pages and the admin are in French or English only (config/languages.py): an agent
+    whose browser or session asks for Arabic gets French there, not a page half in English.
+    After LocaleMiddleware, which chose the request's language."""
+
+    PREFIXES = ("/staff/", "/admin/")
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request):
+        if request.path.startswith(self.PREFIXES):
+            language = translation.get_language()
+            if language not in STAFF_LANGUAGES:
+                translation.activate(settings.LANGUAGE_CODE)
+                request.LANGUAGE_CODE = settings.LANGUAGE_CODE
+        return self.get_response(request)

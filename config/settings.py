@@ -14,6 +14,7 @@ from celery.schedules import crontab
 from django.core.exceptions import ImproperlyConfigured
 from django.utils.csp import CSP
 
+from config import languages
 from config.env import env_bool, env_database, env_int, env_list, env_str, env_url
 
 BASE_DIR = Path(__file__).resolve().parent.parent
@@ -120,11 +121,15 @@ MIDDLEWARE = [
     "ops.middleware.RequestRecordMiddleware",
     # /healthz, /readyz and /metrics, answered before host checks and the HTTPS redirect.
     "ops.middleware.OperationalEndpointsMiddleware",
+    # Compressed HTML for slow phones (a page of the registration form: 26 KB -> 6 KB). Django
+    # pads each compressed answer with random bytes against BREACH, and masks CSRF tokens.
+    "django.middleware.gzip.GZipMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "booking.middleware.ApplicantSessionMiddleware",
     "django.middleware.locale.LocaleMiddleware",
+    "config.middleware.StaffLanguageMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
@@ -276,7 +281,9 @@ OTP_TOTP_TOLERANCE = 1
 
 # --- Internationalisation -------------------------------------------------------------------
 LANGUAGE_CODE = "fr"
-LANGUAGES = [("fr", "Français"), ("en", "English")]
+# Eight languages, each named in its own script; three are unknown to Django (config/languages).
+LANGUAGES = languages.LANGUAGES
+LANGUAGES_BIDI = languages.LANGUAGES_BIDI
 LOCALE_PATHS = [BASE_DIR / "locale"]
 TIME_ZONE = "Europe/Paris"
 USE_I18N = True
@@ -285,18 +292,27 @@ USE_TZ = True
 # --- Static files ---------------------------------------------------------------------------
 STATIC_URL = "/static/"
 STATIC_ROOT = VAR_DIR / "static"
+# Collected static files (collectstatic): compressed, with fingerprinted names that WhiteNoise
+# serves with a one-year cache. Always outside DEBUG; `make run` collects them too and sets
+# STATIC_COLLECTED=1, so that the demo serves what production serves. A plain DEBUG run without
+# it serves the app folders as they are, uncompressed, re-read on each request.
+STATIC_COLLECTED = env_bool("STATIC_COLLECTED", not DEBUG)
 STORAGES = {
     "default": {
         "BACKEND": "django.core.files.storage.FileSystemStorage",
         "OPTIONS": {"location": VAR_DIR / "media"},
     },
     "staticfiles": {
-        "BACKEND": "whitenoise.storage.CompressedManifestStaticFilesStorage"
-        if not DEBUG
+        "BACKEND": "config.staticfiles.FingerprintedStaticFilesStorage"
+        if STATIC_COLLECTED
         else "django.contrib.staticfiles.storage.StaticFilesStorage"
     },
 }
-# WhiteNoise rewrites url()s inside the DSFR CSS, so its SRI hashes no longer match.
+if STATIC_COLLECTED:
+    WHITENOISE_USE_FINDERS = False
+    WHITENOISE_AUTOREFRESH = False
+# WhiteNoise rewrites url()s inside the DSFR CSS, so its SRI hashes no longer match. (Our pages
+# load booking/dsfr-subset.css instead, see scripts/build_dsfr_css.py; the tags stay unused.)
 DSFR_USE_INTEGRITY_CHECKSUMS = False
 # We render names typed by applicants: components must escape their content.
 DSFR_CONTENT_IS_SAFE = False
@@ -390,8 +406,17 @@ CELERY_BEAT_SCHEDULE = {
         "task": "lottery.tasks.task_mark_absences",
         "schedule": crontab(hour=20, minute=0),
     },
+    # Retention (booking.retention, docs/retention.md): expired codes, identities and contacts
+    # whose purpose is over are erased, every night at 03:40. Idempotent: a missed night is made
+    # up by the next one.
+    "purge-expired-data": {
+        "task": "booking.tasks.purge_expired_data",
+        "schedule": crontab(hour=3, minute=40),
+    },
     # Proves to /readyz that beat sends and a worker runs (ops.health: at most 2 minutes old).
     "heartbeat": {"task": "ops.tasks.task_heartbeat", "schedule": 30.0},
+    # Reminders of confirmed appointments, 2 days before and on the eve (lottery.reminders).
+    "reminders": {"task": "lottery.tasks.task_send_reminders", "schedule": crontab(minute=25)},
 }
 
 # --- Draw ---------------------------------------------------------------------------------------
@@ -479,6 +504,8 @@ LOGGING = {
         }
     },
     "root": {"handlers": ["console"], "level": env_str("LOG_LEVEL", "INFO")},
+    # WeasyPrint logs each step of each convocation PDF at INFO.
+    "loggers": {"weasyprint": {"level": "WARNING"}, "fontTools": {"level": "WARNING"}},
 }
 
 # Optional error reports (config/sentry.py: no request data, user or log line leaves).

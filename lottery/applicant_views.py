@@ -16,6 +16,12 @@ from config.errors import DomainError
 from lottery import clock, services_offers
 from lottery.convocation import convocation_context
 
+ANSWERED_STATES = [
+    AppointmentState.DECLINED,
+    AppointmentState.LAPSED,
+    AppointmentState.CANCELLED,
+]
+
 
 @never_cache
 def my_entries(request):
@@ -28,14 +34,16 @@ def my_entries(request):
         .order_by("-created_at")
     )
     rows = [(entry, receipts.receipt_token(entry)) for entry in entries]
+    # Offers to answer, confirmed appointments, and the answered ones (declined, lapsed,
+    # cancelled) with their answer: a reload shows what was decided.
     appointments = (
         Appointment.objects.filter(
             entry__contact_id=contact_id,
-            state__in=HOLDING_STATES,
+            state__in=[*HOLDING_STATES, *ANSWERED_STATES],
             entry__window__state=WindowState.PUBLISHED,  # nobody is told before publication
             slot__starts_at__gt=clock.now(),  # past ones need no action any more
         )
-        .select_related("entry", "slot__site")
+        .select_related("entry", "slot__site", "slot__procedure")
         .order_by("slot__starts_at")
     )
     return render(request, "lottery/my_entries.html", {"rows": rows, "appointments": appointments})
@@ -80,10 +88,19 @@ def my_convocation(request, pk: int):
     reference, and the check-in code as text (groups of four, to read aloud) and as a QR code
     drawn as inline SVG (lottery.convocation: no script, no image request). Printable. Anyone else's
     appointment, or one not confirmed, is not found."""
+    appointment = own_confirmed(request, pk)
+    if appointment is None:
+        return redirect("my-login")
+    return render(request, "lottery/my_convocation.html", convocation_context(appointment))
+
+
+def own_confirmed(request, pk: int) -> Appointment | None:
+    """The session's applicant's own confirmed appointment in a published window (404 for
+    anyone else's, or one not confirmed); None without an applicant's session."""
     contact_id = request.session.get(APPLICANT_KEY)
     if not contact_id:
-        return redirect("my-login")
-    appointment = get_object_or_404(
+        return None
+    return get_object_or_404(
         Appointment.objects.select_related(
             "entry", "slot__site", "slot__procedure", "slot__window__prefecture"
         ),
@@ -92,7 +109,6 @@ def my_convocation(request, pk: int):
         entry__window__state=WindowState.PUBLISHED,
         state=AppointmentState.CONFIRMED,
     )
-    return render(request, "lottery/my_convocation.html", convocation_context(appointment))
 
 
 DONE_MESSAGES = {

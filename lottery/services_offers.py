@@ -27,7 +27,7 @@ from config.errors import Conflict, DomainError, Forbidden
 from lottery import clock
 from lottery.fairdraw.events import event_line, line_hash
 from lottery.models import Draw, DrawEvent, DrawState, EventLogHead
-from lottery.notifications import notify_cancellation, notify_offers
+from lottery.notifications import notify_answer, notify_cancellation, notify_offers
 from lottery.services import _audit, _audit_event
 
 PARIS = ZoneInfo("Europe/Paris")
@@ -134,6 +134,7 @@ def accept_offer(*, appointment_id: int, actor="applicant") -> None:
         if appointment.respond_by and appointment.respond_by < now:
             raise Conflict("offer_lapsed", _("The time to answer this offer has passed."))
         _move(appointment, [AppointmentState.OFFERED], AppointmentState.CONFIRMED, now)
+        notify_answer(appointment, "accept")
         # A slot given by the draw itself is held from the start in FAIRDRAW's waitlist: only
         # the acceptance of a re-offer is an event of the log.
         if _was_reoffered(draw, appointment):
@@ -250,6 +251,7 @@ def _give_up(appointment_id, from_states, to_state, event, actor) -> Appointment
         draw, appointment = _lock(appointment_id)
         if appointment.state not in from_states:
             raise Conflict("appointment_state", _("This appointment cannot change that way now."))
+        notify_answer(appointment, event)
         return _release(draw, appointment, to_state, event, clock.now(), actor)
 
 

@@ -12,7 +12,7 @@ from celery import shared_task
 from django.core.cache import cache
 
 from config.counters import LAST_DRAW_SECONDS_KEY
-from lottery import absences, kit, services_offers, services_tick
+from lottery import absences, kit, reminders, services_offers, services_tick
 from lottery.models import Draw
 from lottery.services_run import run_draw
 
@@ -65,6 +65,14 @@ def task_mark_absences() -> int:
     """Every evening (config/settings.py): confirmed appointments whose time has passed
     without a check-in become absences. Idempotent. Returns how many."""
     return absences.mark_due_absences()
+
+
+# Idempotent: each reminder has its own dedup key and the ones already written are skipped
+# (lottery.reminders): a redelivered run writes nothing new.
+@shared_task(acks_late=True, reject_on_worker_lost=True, soft_time_limit=300, time_limit=360)
+def task_send_reminders() -> dict:
+    """Hourly: the reminders of confirmed appointments, two days before and on the eve."""
+    return {str(days): count for days, count in reminders.send_due_reminders().items()}
 
 
 # Idempotent: the kit is keyed by its files' digest and stored with get_or_create; a repeat

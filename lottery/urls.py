@@ -3,8 +3,10 @@ from django.views.generic import RedirectView
 
 from lottery import (
     api,
+    applicant_files,
     applicant_views,
     feeds,
+    offer_views,
     staff_absences,
     staff_home,
     staff_offers,
@@ -23,10 +25,29 @@ urlpatterns = [
         name="my-convocation",
     ),
     path(
+        "my/appointments/<int:pk>/convocation.pdf",
+        applicant_files.my_convocation_pdf,
+        name="my-convocation-pdf",
+    ),
+    path(
+        "my/appointments/<int:pk>/appointment.ics",
+        applicant_files.my_appointment_ics,
+        name="my-appointment-ics",
+    ),
+    path(
         "my/appointments/<int:pk>/<str:action>/",
         applicant_views.my_appointment,
         name="my-appointment",
     ),
+    # The signed link of an offer's message (lottery.offer_links): short, for an SMS.
+    path("o/<str:token>/", offer_views.offer, name="offer"),
+    path(
+        "o/<str:token>/convocation.pdf",
+        offer_views.offer_convocation_pdf,
+        name="offer-convocation-pdf",
+    ),
+    path("o/<str:token>/appointment.ics", offer_views.offer_ics, name="offer-ics"),
+    path("o/<str:token>/<str:action>/", offer_views.offer_answer, name="offer-answer"),
     path("draws/", views.draw_list, name="draw-list"),
     # Before draws/<code>/, which would take "how-to-check" for a draw's code.
     path("draws/how-to-check/", views.how_to_check, name="draw-how-to-check"),

@@ -8,13 +8,25 @@ export DEBUG="${DEBUG:-1}"
 export DRAND_RELAYS="${DRAND_RELAYS-}"
 PY=.venv/bin/python
 PORT="${PORT:-8000}"
+# The links in messages (offers, receipts) point at this server.
+export SITE_URL="${SITE_URL:-http://127.0.0.1:$PORT}"
 mkdir -p var/celery/broker var/celery/processed var/log
 
+# Static files as production serves them: compressed and fingerprinted (config/settings.py,
+# STATIC_COLLECTED). Collected again at start when a static source or a package changed (an
+# edited stylesheet shows after a restart); the first time takes about two minutes (brotli over
+# the whole DSFR).
+export STATIC_COLLECTED=1
+MANIFEST="${FAIRSLOT_VAR_DIR:-var}/static/staticfiles.json"
+if [ ! -f "$MANIFEST" ] || [ -n "$(find booking/static lottery/static .venv/.installed -newer "$MANIFEST" -print -quit 2>/dev/null)" ]; then
+  echo "Collecting static files (compressed, fingerprinted)..."
+  $PY manage.py collectstatic --no-input -v0
+fi
 $PY manage.py migrate --no-input -v0
 $PY manage.py compilemessages --ignore=.venv -v0 2>/dev/null || true
 $PY manage.py load_demo
 $PY manage.py load_demo_draw
-$PY manage.py load_demo_offers
+DEMO_OFFERS="$($PY manage.py load_demo_offers)"
 # Today's confirmed appointment of the demo applicant: its convocation and (DEBUG) check-in code.
 DEMO_DAY="$($PY manage.py load_demo_today)"
 
@@ -49,6 +61,9 @@ cat <<MSG
     SMS and e-mails are printed in var/log/worker.log (console backends).
     Demo applicant with 2 offers to answer: http://127.0.0.1:$PORT/my/login/
       phone 06 12 34 56 78; the one-time code arrives in var/log/worker.log.
+      They read Arabic: their offer SMS (in var/log/worker.log) is in Arabic and carries a
+      signed link that opens the offer without a code (switch the page's language at the top):
+$(printf '%s\n' "$DEMO_OFFERS" | grep '^Offer link' | sed 's/^/        /')
     Check-in at the desk: log in as that applicant, open the convocation below; an agent
       (agent.isere) checks them in at http://127.0.0.1:$PORT/staff/checkin/ with its code.
 $(printf '%s\n' "$DEMO_DAY" | sed 's/^/      /')

@@ -45,7 +45,7 @@ from booking.models import (
     WindowState,
 )
 from booking.views import APPLICANT_KEY
-from lottery import services_offers
+from lottery import offer_links, services_offers
 from lottery.models import RequestKind, StaffRequest
 from ops import health
 from tests.factories import (
@@ -100,6 +100,14 @@ my-login                             GET   -       o o o   o o o o   o o o o
 my-code                              GET   -       L L L   L L L L   L L L L
 my-logout                            POST  -       o o o   o o o o   o o o o
 my-entries                           GET   -       L o o   L L L L   L L L L
+my-data                              GET   -       L o o   L L L L   L L L L
+my-data-json                         GET   -       L o o   L L L L   L L L L
+my-entry-withdraw                    GET   A       L M M   L L L L   L L L L
+my-entry-withdraw                    GET   B       L M M   L L L L   L L L L
+my-entry-withdraw                    GET   own     L o M   L L L L   L L L L
+my-entry-withdraw                    POST  A       L M M   L L L L   L L L L
+my-entry-withdraw                    POST  B       L M M   L L L L   L L L L
+my-entry-withdraw                    POST  own     L o M   L L L L   L L L L
 my-appointment                       GET   A       L M M   L L L L   L L L L
 my-appointment                       GET   B       L M M   L L L L   L L L L
 my-appointment                       GET   own     L o M   L L L L   L L L L
@@ -109,6 +117,21 @@ my-appointment                       POST  own     L o M   L L L L   L L L L
 my-convocation                       GET   A       L M M   L L L L   L L L L
 my-convocation                       GET   own     L M M   L L L L   L L L L
 my-convocation                       GET   conf    L M o   L L L L   L L L L
+my-convocation-pdf                   GET   A       L M M   L L L L   L L L L
+my-convocation-pdf                   GET   own     L M M   L L L L   L L L L
+my-convocation-pdf                   GET   conf    L M o   L L L L   L L L L
+my-appointment-ics                   GET   A       L M M   L L L L   L L L L
+my-appointment-ics                   GET   own     L M M   L L L L   L L L L
+my-appointment-ics                   GET   conf    L M o   L L L L   L L L L
+offer                                GET   A       o o o   o o o o   o o o o
+offer                                GET   own     o o o   o o o o   o o o o
+offer                                GET   bad     M M M   M M M M   M M M M
+offer-answer                         GET   A       o o o   o o o o   o o o o
+offer-answer                         POST  bad     M M M   M M M M   M M M M
+offer-convocation-pdf                GET   own     M M M   M M M M   M M M M
+offer-convocation-pdf                GET   conf    o o o   o o o o   o o o o
+offer-ics                            GET   own     M M M   M M M M   M M M M
+offer-ics                            GET   conf    o o o   o o o o   o o o o
 api-appointment-action               POST  A       D M M   D D D D   D D D D
 api-appointment-action               POST  B       D M M   D D D D   D D D D
 api-appointment-action               POST  own     D R M   D D D D   D D D D
@@ -366,6 +389,22 @@ def _convocation(world: World, target: str, method: str) -> dict:
     return {"pk": _appointment(world, target).pk}
 
 
+def _offer_link(world: World, target: str, method: str) -> dict:
+    # The signed link is the capability (like a receipt's token): whoever holds it reaches
+    # the offer, and nobody reaches anything with a forged one ("bad"). Asked on "decline"
+    # with GET (a page that asks first) and with POST only forged: no request of the matrix
+    # changes an appointment.
+    if target == "bad":
+        token = "1.AAAAAAAAAAAA"
+    else:
+        token = offer_links.make(Appointment.objects.get(**_convocation(world, target, method)))
+    return {"token": token}
+
+
+def _offer_answer(world: World, target: str, method: str) -> dict:
+    return {**_offer_link(world, target, method), "action": "decline"}
+
+
 def _offer_action(world: World, target: str, method: str) -> dict:
     # GET shows what accepting the offer would do; POST asks to cancel it, which an offer
     # cannot be (409 for its owner): no request of the matrix changes an appointment.
@@ -390,7 +429,16 @@ KWARGS = {
     },
     "receipt-short": lambda world, target, method: {"entry_id": _entry(world, target).entry_id},
     "my-appointment": _offer_action,
+    # The first applicant's own entry is in a published window: its withdrawal is refused
+    # (a redirect to "my entries" with the reason), so no request of the matrix changes it.
+    "my-entry-withdraw": lambda world, target, method: {"pk": _entry(world, target).pk},
     "my-convocation": _convocation,
+    "my-convocation-pdf": _convocation,
+    "my-appointment-ics": _convocation,
+    "offer": _offer_link,
+    "offer-answer": _offer_answer,
+    "offer-convocation-pdf": _offer_link,
+    "offer-ics": _offer_link,
     "api-appointment-action": _offer_action,
     "draw-detail": DRAW,
     "draw-short": DRAW,

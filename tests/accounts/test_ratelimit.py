@@ -89,10 +89,10 @@ def test_rate_limit_racer_filling_a_rule_meanwhile_is_refused_and_bounded(limite
     first, second = ratelimit.Hit("a", 5, 60), ratelimit.Hit("b", 1, 60)
     count = limiter.hit
 
-    def counted_after_a_racer(item, key):
+    def counted_after_a_racer(item, key, cost=1):
         if key == "a":  # a concurrent request takes b's one slot after our reading
             count(second.item(), "b")
-        return count(item, key)
+        return count(item, key, cost=cost)
 
     monkeypatch.setattr(limiter, "hit", counted_after_a_racer)
 

@@ -152,7 +152,12 @@ def private_requests(client, window):
         "my-login": ("get", "/my/login/", {}),
         "my-appointment": ("get", f"/my/appointments/{appointment.pk}/accept/", {}),
         "my-convocation": ("get", f"/my/appointments/{confirmed.pk}/convocation/", {}),
+        "my-convocation-pdf": ("get", f"/my/appointments/{confirmed.pk}/convocation.pdf", {}),
+        "my-appointment-ics": ("get", f"/my/appointments/{confirmed.pk}/appointment.ics", {}),
         "my-code": ("get", "/my/code/", {}),
+        "my-data": ("get", "/my/data/", {}),
+        "my-data-json": ("get", "/my/data.json", {}),
+        "my-entry-withdraw": ("get", f"/my/entries/{entry.pk}/withdraw/", {}),
         "my-logout": ("post", "/my/logout/", {}),
     }
 
@@ -166,7 +171,12 @@ def test_private_routes_are_all_checked_for_caching():
         "my-login",
         "my-appointment",
         "my-convocation",
+        "my-convocation-pdf",
+        "my-appointment-ics",
         "my-code",
+        "my-data",
+        "my-data-json",
+        "my-entry-withdraw",
         "my-logout",
     }
 

@@ -3,12 +3,12 @@ reached from the home page by links, the draw pages fit a 360 px phone without J
 axe-core finds no serious or critical accessibility violation on them."""
 
 import os
-from pathlib import Path
 
 import pytest
 from django.core.management import call_command
 
 from lottery.management.commands.load_demo_draw import CODE
+from tests.browser.axe import serious_violations
 from tests.conftest import CHROMIUM, browser_available
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
@@ -78,9 +78,6 @@ def test_draw_pages_fit_a_phone_without_sideways_scroll(demo, phone):
 
 
 def test_draw_pages_have_no_serious_accessibility_violation(demo, chromium):
-    import axe_playwright_python
-
-    axe = (Path(axe_playwright_python.__file__).parent / "axe.min.js").read_text()
     # JavaScript only to run axe; the CSP (script-src 'self' + nonce) would refuse the
     # injected script, so this context alone bypasses it.
     context = chromium.new_context(viewport=PHONE, locale="fr-FR", bypass_csp=True)
@@ -88,12 +85,7 @@ def test_draw_pages_have_no_serious_accessibility_violation(demo, chromium):
     found = {}
     for path in PAGES:
         page.goto(demo + path)
-        page.add_script_tag(content=axe)
-        violations = page.evaluate(
-            "async () => (await axe.run()).violations.map("
-            "v => ({id: v.id, impact: v.impact, targets: v.nodes.map(n => n.target.join(' '))}))"
-        )
-        found[path] = [v for v in violations if v["impact"] in ("serious", "critical")]
+        found[path] = serious_violations(page)
     context.close()
 
     assert found == {path: [] for path in PAGES}

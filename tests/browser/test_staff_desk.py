@@ -3,8 +3,6 @@ JavaScript: a slot template previewed before anything is saved, the demo applica
 from the code typed off their convocation, and axe-core finding no serious or critical
 violation on the staff pages."""
 
-from pathlib import Path
-
 import pytest
 from django.core.management import call_command
 from django_otp.oath import TOTP
@@ -13,6 +11,7 @@ from django_otp.plugins.otp_totp.models import TOTPDevice
 from booking.checkin_token import make_token
 from booking.models import Appointment, AppointmentState, Slot, Window, WindowState
 from lottery.management.commands.load_demo_today import today, window_code
+from tests.browser.axe import serious_violations
 from tests.browser.test_draw_pages import chromium  # noqa: F401 - the shared browser fixture
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
@@ -89,9 +88,6 @@ def test_the_demo_applicant_is_checked_in_from_the_typed_code(desk, agent_page):
 
 
 def test_staff_pages_have_no_serious_accessibility_violation(desk, chromium):  # noqa: F811
-    import axe_playwright_python
-
-    axe = (Path(axe_playwright_python.__file__).parent / "axe.min.js").read_text()
     window = Window.objects.filter(prefecture__code="ISERE", state=WindowState.OPEN).first()
     pages = ["/staff/", f"/staff/windows/{window.code}/", "/staff/checkin/", "/staff/day/"]
     # JavaScript only to run axe; this context alone bypasses the CSP that refuses it.
@@ -101,12 +97,7 @@ def test_staff_pages_have_no_serious_accessibility_violation(desk, chromium):  #
     found = {}
     for path in pages:
         page.goto(desk + path)
-        page.add_script_tag(content=axe)
-        violations = page.evaluate(
-            "async () => (await axe.run()).violations.map("
-            "v => ({id: v.id, impact: v.impact, targets: v.nodes.map(n => n.target.join(' '))}))"
-        )
-        found[path] = [v for v in violations if v["impact"] in ("serious", "critical")]
+        found[path] = serious_violations(page)
     context.close()
 
     assert found == {path: [] for path in pages}

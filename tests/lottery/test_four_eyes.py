@@ -208,7 +208,7 @@ def test_the_public_draw_page_counts_the_requests(client, open_window, agent, su
 
 def test_the_holder_is_told_of_a_staff_cancellation(timeline, agent, supervisor):
     from accounts.models import OutboxMessage
-    from lottery.notifications import gsm7
+    from accounts.sms_text import gsm7
     from tests.factories import ContactFactory
 
     life = timeline(entries=6, slots=2)

@@ -8,9 +8,9 @@ from django.conf import settings
 from django.urls import reverse
 from django.utils import translation
 
-from accounts.models import AuditEvent, ContactKind, OutboxMessage, User
+from accounts.models import AuditEvent, Contact, ContactKind, OutboxMessage, User
 from booking.models import Appointment, Entry, EntryStatus
-from lottery import notifications, services
+from lottery import messages, notifications, offer_links, services
 from lottery.models import Draw
 from tests.factories import ContactFactory
 
@@ -132,8 +132,8 @@ def test_selected_sms_gives_date_time_site_confirm_link_and_rules(timeline, sett
     rules = settings.SITE_URL + reverse("draw-short", args=[life.window.code])
     assert appointment.entry.pseudonym in body
     assert f"{local:%d/%m %H:%M}, {appointment.slot.site.name}." in body
-    assert settings.SITE_URL + reverse("my-entries") in body
-    assert body.endswith(rules)
+    assert body.endswith(offer_links.url(appointment))  # answer and rules on that page
+    assert rules not in body
 
 
 def test_waiting_sms_says_not_drawn_and_links_the_rules(timeline):
@@ -155,10 +155,12 @@ def _sms_bodies(life) -> list[str]:
     return [m.body for m in _outcomes().values()]
 
 
-def test_sms_source_texts_fit_in_one_gsm7_part(timeline, monkeypatch):
-    monkeypatch.setattr(notifications, "LANGUAGE", "en")
-
-    bodies = _sms_bodies(timeline(entries=10, slots=4))
+def test_sms_source_texts_fit_in_one_gsm7_part(timeline):
+    life = timeline(entries=10, slots=4)
+    _give_contacts(life, phones=10, emails=0)
+    Contact.objects.update(language="en")
+    life.run_all()
+    bodies = [m.body for m in _outcomes().values()]
 
     assert len(bodies) == 10
     assert all(len(body) <= 160 and body.isascii() for body in bodies), bodies
@@ -171,31 +173,39 @@ def test_sms_in_french_fit_in_one_gsm7_part(timeline):
     assert all(len(body) <= 160 and body.isascii() for body in bodies), bodies
 
 
+def _offer(site: str, code: str, link: str = "https://rdv.example/o/1.abcdefghijkl/"):
+    return messages.Offer(
+        entry_id="ab" * 16,
+        starts_at=datetime(2026, 3, 12, 8, 30, tzinfo=UTC),
+        site=site,
+        site_code=code,
+        link=link,
+    )
+
+
 def test_long_accented_site_name_is_folded_and_shortened_in_the_sms():
-    links = {"confirm": "https://rdv.example/my/", "rules": "https://rdv.example/draws/X/",
-             "rules_short": "https://rdv.example/d/X"}  # fmt: skip
     name = "Sous-préfecture de Saint-Jean-de-Maurienne, guichet des étrangers"
-    slot = (datetime(2026, 3, 12, 8, 30, tzinfo=UTC), name, "MAURIENNE")
+    rules = "https://rdv.example/draws/X/#rules"
 
     with translation.override("en"):
-        sms = notifications.outcome_body(entry_id="ab" * 16, kind="phone", slot=slot, links=links)
-        email = notifications.outcome_body(entry_id="ab" * 16, kind="email", slot=slot, links=links)
+        sms = messages.selected("phone", _offer(name, "MAURIENNE"), rules)
+        email = messages.selected("email", _offer(name, "MAURIENNE"), rules)
 
     assert len(sms) <= 160
     assert sms.isascii()
-    assert "12/03 09:30, Sous-prefecture de Saint-J. Confirm: https://rdv.example/my/" in sms
+    assert "12/03 09:30, Sous-prefecture de Saint-Jean-de-M. Decision by algorithm." in sms
+    assert sms.endswith("Answer and rules: https://rdv.example/o/1.abcdefghijkl/")
     assert f"on 12/03/2026 at 09:30, at {name}." in email
+    assert rules in email
 
 
 def test_site_code_replaces_a_name_with_no_room_in_the_sms():
-    links = {"confirm": "https://rdv.example/" + "m" * 40, "rules": "",
-             "rules_short": "https://rdv.example/d/X"}  # fmt: skip
-    slot = (datetime(2026, 3, 12, 8, 30, tzinfo=UTC), "Guichet des étrangers", "VIENNE")
+    offer = _offer("Guichet des étrangers", "VIENNE", "https://rdv.example/" + "m" * 60)
 
     with translation.override("en"):
-        sms = notifications.outcome_body(entry_id="ab" * 16, kind="phone", slot=slot, links=links)
+        sms = messages.selected("phone", offer, "")
 
-    assert "12/03 09:30, VIENNE. Confirm:" in sms
+    assert "12/03 09:30, VIENNE. Decision" in sms
 
 
 def test_short_rules_link_leads_to_the_public_page(window, anonymous):

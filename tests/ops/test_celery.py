@@ -16,11 +16,13 @@ from ops.tasks import task_reconcile
 IDEMPOTENT = {
     "accounts.tasks.task_deliver_outbox",
     "accounts.tasks.task_purge_expired_codes",
+    "booking.tasks.purge_expired_data",
     "booking.tasks.task_tick_windows",
     "lottery.tasks.task_build_kit",
     "lottery.tasks.task_mark_absences",
     "lottery.tasks.task_publish_event_heads",
     "lottery.tasks.task_run_draw",
+    "lottery.tasks.task_send_reminders",
     "lottery.tasks.task_tick_draws",
     "ops.tasks.task_reconcile",
 }

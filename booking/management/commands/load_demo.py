@@ -18,17 +18,40 @@ from booking.models import HelperMembership, Prefecture, Procedure, Site, Slot, 
 
 DEMO_PASSWORD = "demo-fairslot-2026"  # noqa: S105 (demo personas only, printed by make run)
 
+# Real-looking addresses, so that the offer page and the convocation show a whole address.
 PREFECTURES = {
     "ISERE": (
         "Préfecture de l'Isère",
-        [("GRENOBLE", "Grenoble — site Lesdiguières"), ("VIENNE", "Sous-préfecture de Vienne")],
+        [
+            ("GRENOBLE", "Grenoble — site Lesdiguières", "12 place de Verdun, 38000 Grenoble"),
+            ("VIENNE", "Sous-préfecture de Vienne", "2 rue Laurent Florentin, 38200 Vienne"),
+        ],
     ),
-    "RHONE": ("Préfecture du Rhône", [("LYON", "Lyon — Part-Dieu")]),
+    "RHONE": (
+        "Préfecture du Rhône",
+        [("LYON", "Lyon — Part-Dieu", "106 rue Pierre Corneille, 69003 Lyon")],
+    ),
 }
+_BRING = "Votre convocation\nVotre passeport\n3 photos d'identité récentes (moins de 6 mois)\n"
 PROCEDURES = [
-    ("RENEWAL", "Renouvellement de titre de séjour", True),
-    ("FIRST", "Première demande de titre de séjour", False),
-    ("STUDENT", "Titre de séjour étudiant", False),
+    (
+        "RENEWAL",
+        "Renouvellement de titre de séjour",
+        True,
+        _BRING + "Votre titre de séjour actuel\nUn justificatif de domicile de moins de 3 mois",
+    ),
+    (
+        "FIRST",
+        "Première demande de titre de séjour",
+        False,
+        _BRING + "Votre acte de naissance\nUn justificatif de domicile de moins de 3 mois",
+    ),
+    (
+        "STUDENT",
+        "Titre de séjour étudiant",
+        False,
+        _BRING + "Votre certificat d'inscription\nUn justificatif de ressources",
+    ),
 ]
 STAFF = [
     ("superviseur.isere", Role.SUPERVISOR, "ISERE"),
@@ -76,15 +99,17 @@ class Command(BaseCommand):
 
     def _prefecture(self, code, name, sites):
         prefecture, _ = Prefecture.objects.get_or_create(code=code, defaults={"name": name})
-        for site_code, site_name in sites:
+        for site_code, site_name, address in sites:
             Site.objects.get_or_create(
-                prefecture=prefecture, code=site_code, defaults={"name": site_name}
+                prefecture=prefecture,
+                code=site_code,
+                defaults={"name": site_name, "address": address},
             )
-        for proc_code, proc_name, renewal in PROCEDURES:
+        for proc_code, proc_name, renewal, documents in PROCEDURES:
             Procedure.objects.get_or_create(
                 prefecture=prefecture,
                 code=proc_code,
-                defaults={"name": proc_name, "is_renewal": renewal},
+                defaults={"name": proc_name, "is_renewal": renewal, "documents": documents},
             )
         return prefecture
 

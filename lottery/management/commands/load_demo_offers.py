@@ -1,7 +1,8 @@
 """A recent window of the demo prefecture, drawn and published at start, whose appointments are
 next week: a demo applicant (phone 06 12 34 56 78) holds two urgent entries, so two offers
 wait for them on "My entries" (idempotent). Their third and last seat (MAX_ENTRIES_PER_CONTACT)
-is left for the demo day (load_demo_today).
+is left for the demo day (load_demo_today). The demo applicant reads Arabic (`DEMO_LANGUAGE`):
+the offer SMS printed in the worker's log is in Arabic, with its signed link.
 
 Run `manage.py load_demo` first. No beacon (the public page says so); each step runs the real
 service at the moment it would have run (`lottery.clock.at`), the publication now, so the
@@ -12,21 +13,32 @@ never for a real draw.
 from datetime import timedelta
 from zoneinfo import ZoneInfo
 
+from django.conf import settings
 from django.core.management.base import BaseCommand
 from django.db import transaction
 from django.utils import timezone
 
 from accounts import audit, otp
+from accounts.crypto import blind_index
 from accounts.models import ContactKind, Person
-from booking.models import Entry, EntryStatus, Slot, Window, WindowState
+from booking.models import (
+    Appointment,
+    AppointmentState,
+    Entry,
+    EntryStatus,
+    Slot,
+    Window,
+    WindowState,
+)
 from booking.services import advance_window
-from lottery import clock, services, services_reveal
+from lottery import clock, offer_links, services, services_reveal
 from lottery.management.commands.load_demo_draw import demo_person, demo_prefecture
 from lottery.models import BeaconMode, Draw, DrawState
 from lottery.services_run import run_draw
 
 CODE = "ISERE-DEMO-OFFRES"
 PHONE = "+33612345678"  # shown in `make run`'s banner
+DEMO_LANGUAGE = "ar"
 ENTRIES = 14
 MINE = 2  # the demo applicant's (urgent: tier 0, drawn first)
 SLOTS = 10
@@ -78,12 +90,27 @@ class Command(BaseCommand):
         prefecture = demo_prefecture()
         if Draw.objects.filter(window__code=CODE, state=DrawState.PUBLISHED).exists():
             self.stdout.write(f"Demo offers already published: /draws/{CODE}/")
+        else:
+            window = recent_window(
+                prefecture, CODE, "Démonstration : rendez-vous proposés (tirage récent)"
+            )
+            draw_and_publish(window, lambda: self._registrations(window, prefecture))
+            self.stdout.write(f"Demo offers published: /draws/{CODE}/")
+        self._print_links()
+
+    def _print_links(self):
+        """Under DEBUG only: the signed links of the demo applicant's open offers, as their
+        SMS carries them (a link opens its offer without a code: never print a real one)."""
+        if not settings.DEBUG:
             return
-        window = recent_window(
-            prefecture, CODE, "Démonstration : rendez-vous proposés (tirage récent)"
+        offers = Appointment.objects.filter(
+            entry__window__code=CODE,
+            entry__contact__value_hash=blind_index("contact", PHONE),
+            state=AppointmentState.OFFERED,
+            respond_by__gt=clock.now(),
         )
-        draw_and_publish(window, lambda: self._registrations(window, prefecture))
-        self.stdout.write(f"Demo offers published: /draws/{CODE}/")
+        for offer in offers.order_by("pk"):
+            self.stdout.write(f"Offer link (DEBUG): {offer_links.url(offer)}")
 
     @transaction.atomic
     def _registrations(self, window, prefecture):
@@ -92,6 +119,7 @@ class Command(BaseCommand):
         procedure = window.procedures.get()
         sites = list(prefecture.sites.order_by("code"))
         contact = otp.get_or_create_contact(kind=ContactKind.PHONE, value=PHONE)
+        otp.remember_language(contact, DEMO_LANGUAGE, actor="command_load_demo_offers")
         persons = Person.objects.bulk_create(
             [demo_person(n, "demo-offers", "98") for n in range(ENTRIES)]
         )

@@ -70,3 +70,16 @@ def test_djangos_own_messages_are_translated_where_django_has_no_catalog():
         tigrinya = translation.gettext("This field is required.")
 
     assert pashto != "This field is required." and tigrinya != "This field is required."
+
+
+@pytest.mark.django_db
+def test_staff_pages_stay_in_french_or_english(client):
+    client.cookies[settings.LANGUAGE_COOKIE_NAME] = "ar"
+    staff = client.get("/admin/login/").content.decode()
+    public = client.get("/").content.decode()
+    client.cookies[settings.LANGUAGE_COOKIE_NAME] = "en"
+    english = client.get("/admin/login/").content.decode()
+
+    assert '<html lang="fr"' in staff and 'dir="rtl"' not in staff
+    assert '<html lang="ar" dir="rtl"' in public
+    assert '<html lang="en' in english

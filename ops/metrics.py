@@ -130,8 +130,12 @@ def _queue_depth():
     from config.celery import app
 
     queue = app.conf.task_default_queue
+    # Declared as Celery declares it (durable): a queue no task has reached yet counts 0 instead
+    # of failing the passive declaration, as it did on a fresh broker.
     with app.connection_for_read() as connection:
-        declared = connection.default_channel.queue_declare(queue=queue, passive=True)
+        declared = connection.default_channel.queue_declare(
+            queue=queue, durable=True, auto_delete=False
+        )
     yield _gauge(
         "fairslot_celery_queue_depth",
         "Tasks waiting in the broker's queue, by queue.",

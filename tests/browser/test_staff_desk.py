@@ -3,6 +3,8 @@ JavaScript: a slot template previewed before anything is saved, the demo applica
 from the code typed off their convocation, and axe-core finding no serious or critical
 violation on the staff pages."""
 
+from pathlib import Path
+
 import pytest
 from django.core.management import call_command
 from django_otp.oath import TOTP
@@ -13,6 +15,7 @@ from booking.models import Appointment, AppointmentState, Slot, Window, WindowSt
 from lottery.management.commands.load_demo_today import today, window_code
 from tests.browser.axe import serious_violations
 from tests.browser.test_draw_pages import chromium  # noqa: F401 - the shared browser fixture
+from tests.conftest import CHROMIUM
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
@@ -85,6 +88,85 @@ def test_the_demo_applicant_is_checked_in_from_the_typed_code(desk, agent_page):
     assert "Démo" in shown and "G3" in shown
     appointment.refresh_from_db()
     assert (appointment.state, appointment.checkin_desk) == (AppointmentState.CHECKED_IN, "G3")
+
+
+def _qr_video(code: str, path: Path) -> Path:
+    """A Y4M video (what Chromium's fake camera plays) of the QR code of `code` on white."""
+    from io import BytesIO
+
+    import segno
+    from PIL import Image
+
+    png = BytesIO()
+    segno.make(code, error="m").save(png, kind="png", scale=10, border=4)
+    qr = Image.open(BytesIO(png.getvalue())).convert("L")
+    frame = Image.new("L", (640, 480), 255)
+    frame.paste(qr, ((640 - qr.width) // 2, (480 - qr.height) // 2))
+    ycbcr = frame.convert("YCbCr")
+    y, cb, cr = ycbcr.split()
+    half = (320, 240)
+    planes = y.tobytes() + cb.resize(half).tobytes() + cr.resize(half).tobytes()
+    header = b"YUV4MPEG2 W640 H480 F10:1 Ip A1:1 C420jpeg\n"
+    path.write_bytes(header + b"FRAME\n" + planes)
+    return path
+
+
+# Chromium has no BarcodeDetector on Linux: this stand-in looks at the camera's frame and, when it
+# shows a QR code (dark and light modules, not a blank or black picture), reports the code the
+# test printed on it. The camera, the page's script and the form are real; the decoding is not.
+STAND_IN_DETECTOR = """
+window.BarcodeDetector = class {
+  static getSupportedFormats() { return Promise.resolve(["qr_code"]); }
+  detect(video) {
+    const canvas = document.createElement("canvas");
+    canvas.width = video.videoWidth; canvas.height = video.videoHeight;
+    const context = canvas.getContext("2d");
+    context.drawImage(video, 0, 0);
+    const pixels = context.getImageData(0, 0, canvas.width, canvas.height).data;
+    let dark = 0;
+    for (let i = 0; i < pixels.length; i += 4) if (pixels[i] < 128) dark++;
+    const share = dark / (pixels.length / 4);
+    return Promise.resolve(share > 0.05 && share < 0.5 ? [{rawValue: "%s"}] : []);
+  }
+};
+"""
+
+
+def test_the_demo_applicant_is_checked_in_from_the_scanned_qr_code(desk, chromium, tmp_path):  # noqa: F811
+    appointment = Appointment.objects.get(
+        slot__window__code=window_code(today()), entry__contact__isnull=False
+    )
+    code = make_token(appointment)
+    video = _qr_video(code, tmp_path / "qr.y4m")
+    # A second browser of the same Playwright, whose fake camera plays the video.
+    browser = chromium.browser_type.launch(
+        executable_path=str(CHROMIUM),
+        args=[
+            "--no-sandbox",
+            "--use-fake-ui-for-media-stream",
+            "--use-fake-device-for-media-stream",
+            f"--use-file-for-fake-video-capture={video}",
+        ],
+    )
+    try:
+        context = browser.new_context(viewport=DESK, locale="fr-FR", permissions=["camera"])
+        context.add_init_script(STAND_IN_DETECTOR % code)
+        page = context.new_page()
+        _log_in(page, desk, "/staff/checkin/")
+        page.goto(f"{desk}/staff/checkin/")
+        page.fill("input[name=desk]", "G4")
+        page.locator("[data-scan-start]").click()  # shown: the script found a QR reader
+        present = page.locator("form[action*='present'] button[type=submit]")
+        present.wait_for()  # the form was sent with the scanned code
+        shown = page.locator("main").inner_text()
+        present.click()
+        page.wait_for_load_state()
+    finally:
+        browser.close()
+
+    assert "Démo" in shown and "G4" in shown
+    appointment.refresh_from_db()
+    assert (appointment.state, appointment.checkin_desk) == (AppointmentState.CHECKED_IN, "G4")
 
 
 def test_staff_pages_have_no_serious_accessibility_violation(desk, chromium):  # noqa: F811

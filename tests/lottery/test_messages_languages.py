@@ -170,8 +170,9 @@ def test_the_not_drawn_message_gives_rank_next_weight_and_rules(drawn):
 @pytest.mark.django_db
 def test_an_answer_is_confirmed_in_the_persons_language(drawn):
     offer = Appointment.objects.filter(
-        entry__window=drawn.window, state=AppointmentState.OFFERED, entry__contact__language="ar"
+        entry__window=drawn.window, state=AppointmentState.OFFERED
     ).first()
+    Contact.objects.filter(entries__appointments=offer).update(language="ar")
 
     services_offers.accept_offer(appointment_id=offer.pk)
 

@@ -1,10 +1,13 @@
 """The production shape, started without Docker: the image's own commands (read from the
 Dockerfile: migrate, collectstatic as at build time, gunicorn, the Celery worker, Celery beat)
 on a fresh PostgreSQL database and Redis, then an applicant registers through the API with the
-code the worker delivered, and /readyz turns green once beat and the worker have run.
+code the worker delivered, and /readyz turns green once beat and the worker have run. Then a
+tiny window is drawn and published (the demo command, which runs the draw's services), the
+worker delivers the offer SMS, the applicant confirms through its signed link and downloads the
+convocation PDF, and an agent logged in with password and TOTP checks a person in at the desk.
 
-Not covered here (yet): the draw of a tiny window and the answer to its offer; the lottery tests
-run those through the services."""
+The draw here runs in the command's process, not as the worker's task: tests/ops/test_celery.py
+and the lottery tests run the task on a real worker."""
 
 import json
 import os
@@ -14,7 +17,9 @@ import socket
 import subprocess
 import time
 import urllib.error
+import urllib.parse
 import urllib.request
+from http.cookiejar import CookieJar
 from pathlib import Path
 
 import pytest
@@ -87,8 +92,12 @@ def stack(tmp_path):
     }
     processes, logs = [], {}
 
-    def run(command):
-        subprocess.run(_executable(command), cwd=ROOT, env=env, check=True, timeout=180)
+    def run(command) -> str:
+        done = subprocess.run(
+            _executable(command), cwd=ROOT, env=env, timeout=180, capture_output=True
+        )
+        assert done.returncode == 0, done.stderr.decode()[-3000:]
+        return done.stdout.decode()
 
     def start(role, command):
         log = tmp_path / f"{role}.log"
@@ -171,7 +180,7 @@ def test_smoke_production_stack_registers_an_applicant(stack):
         "birth_date": "1991-03-04",
         "nationality": "AF",
         "contact_kind": "phone",
-        "contact": "0612345678",
+        "contact": "0698765432",  # not the demo applicant: their seats are taken below
         "proof": proof,
     }
     status, body = _ask(base, "/api/v1/registrations/", start)
@@ -191,8 +200,87 @@ def test_smoke_production_stack_registers_an_applicant(stack):
     }  # fmt: skip
     assert 'fairslot_codes_sent_total{channel="phone"} 1.0' in scraped
     web_log = stack["logs"]["web"].read_text()
-    assert token not in web_log and "0612345678" not in web_log and code not in web_log
+    assert token not in web_log and "0698765432" not in web_log and code not in web_log
     assert all(json.loads(line) for line in web_log.splitlines() if line.startswith("{"))
+
+    _confirm_an_offer_by_its_link(stack)
+    _check_in_at_the_desk(stack)
+
+
+class Browser:
+    """A cookie-keeping client of the stack, posting forms with their CSRF token."""
+
+    def __init__(self, base: str):
+        self.base, self.cookies = base, CookieJar()
+        self.opener = urllib.request.build_opener(urllib.request.HTTPCookieProcessor(self.cookies))
+
+    def get(self, path: str):
+        with self.opener.open(self.base + path, timeout=30) as response:
+            return response.status, response.headers.get("Content-Type", ""), response.read()
+
+    def post(self, path: str, fields: dict):
+        csrf = next(cookie.value for cookie in self.cookies if cookie.name == "csrftoken")
+        data = urllib.parse.urlencode({**fields, "csrfmiddlewaretoken": csrf}).encode()
+        with self.opener.open(self.base + path, data=data, timeout=30) as response:
+            return response.status, response.read().decode()
+
+
+def _manage_shell(stack, code: str) -> str:
+    return stack["run"](["python", "manage.py", "shell", "-c", code]).strip().splitlines()[-1]
+
+
+def _confirm_an_offer_by_its_link(stack):
+    stack["run"](["python", "manage.py", "load_demo_offers"])  # its demo phone is the one above
+    link = _wait(
+        "the offer SMS in the worker's log",
+        lambda: re.findall(
+            r"/o/[0-9a-z]+\.[A-Za-z0-9_-]{12}/", stack["logs"]["worker"].read_text()
+        ),
+        60,
+    )[0]
+    browser = Browser(stack["base"])
+    page = browser.get(link)[2].decode()
+    status, answered = browser.post(link + "accept/", {})
+    pdf = browser.get(link + "convocation.pdf")
+
+    assert 'lang="ar"' in page and "accept/" in page  # the demo applicant reads Arabic
+    assert status == 200 and "convocation.pdf" in answered and "accept/" not in answered
+    assert pdf[1] == "application/pdf" and pdf[2].startswith(b"%PDF")
+
+
+def _check_in_at_the_desk(stack):
+    stack["run"](["python", "manage.py", "load_demo_today"])  # today's appointment, confirmed
+    code = _manage_shell(
+        stack,
+        "from booking.checkin_token import make_token; from booking.models import Appointment; "
+        "print(make_token(Appointment.objects.get(state='confirmed', "
+        "slot__window__code__startswith='ISERE-DEMO-JOUR', entry__contact__isnull=False)))",
+    )
+    totp = _manage_shell(
+        stack,
+        "from django_otp.oath import TOTP; "
+        "from django_otp.plugins.otp_totp.models import TOTPDevice as D; "
+        "d = D.objects.get(user__username='agent.isere'); "
+        "print('%06d' % TOTP(d.bin_key, d.step, d.t0, d.digits, d.drift).token())",
+    )
+    agent = Browser(stack["base"])
+    agent.get("/admin/login/?next=/staff/checkin/")
+    logged_in = agent.post(
+        "/admin/login/?next=/staff/checkin/",
+        {"username": "agent.isere", "password": "demo-fairslot-2026", "otp_token": totp},
+    )
+    identity = agent.post("/staff/checkin/", {"desk": "S1", "code": code})
+    present = agent.post("/staff/checkin/present/", {"desk": "S1", "code": code})
+    state = _manage_shell(
+        stack,
+        "from booking.models import Appointment; print(Appointment.objects.get(state__in="
+        "['confirmed', 'checked_in'], slot__window__code__startswith='ISERE-DEMO-JOUR', "
+        "entry__contact__isnull=False).state)",
+    )
+
+    assert logged_in[0] == 200 and identity[0] == 200 and present[0] == 200
+    assert "/staff/checkin/present/" in identity[1]  # the identity, and the button to confirm
+    assert state == "checked_in"
 
 
 def _window_code(stack) -> str:

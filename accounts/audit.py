@@ -17,7 +17,7 @@ import json
 from contextlib import contextmanager
 from contextvars import ContextVar
 from dataclasses import dataclass
-from datetime import UTC
+from datetime import UTC, datetime
 from functools import wraps
 
 from django.core.serializers.json import DjangoJSONEncoder
@@ -75,6 +75,19 @@ def record_many(events: list[AuditEvent]) -> None:
         previous = row_hash(event)
     AuditEvent.objects.bulk_create(events)
     AuditHead.objects.filter(pk=HEAD).update(seq=seq, hash=previous, at=at)
+
+
+def database_now() -> datetime:
+    """The database's clock (the statement's time on PostgreSQL), read off the head's row: the
+    one row every database has. Times that prove something (registration, freeze, reveal, draw,
+    answer, check-in) come from here or from `Now()` in the statement, never from a process's
+    clock, which may drift from one machine to the next."""
+    at_head = AuditHead.objects.filter(pk=HEAD).annotate(db_now=Now())
+    now = at_head.values_list("db_now", flat=True).first()
+    if now is None:  # a new database, as in `_locked_head`
+        AuditHead.objects.get_or_create(pk=HEAD)
+        now = at_head.values_list("db_now", flat=True).get()
+    return now
 
 
 def _locked_head() -> AuditHead:

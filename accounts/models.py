@@ -4,6 +4,7 @@ contacts (encrypted, with blind indexes), and the append-only audit log."""
 from django.contrib.auth.models import AbstractUser
 from django.db import models
 from django.db.models import Q
+from django.db.models.functions import Now
 from django.utils.translation import gettext_lazy as _
 from django_otp.models import SideChannelDevice
 
@@ -74,7 +75,7 @@ class Person(models.Model):
     # db_default: rows written by SQL of our own (bench COPYs) get a count too.
     absences = models.PositiveSmallIntegerField(default=0, db_default=0, editable=False)
     last_absence_at = models.DateTimeField(null=True, blank=True, editable=False)
-    created_at = models.DateTimeField(auto_now_add=True)
+    created_at = models.DateTimeField(db_default=Now())
 
     def __str__(self) -> str:
         return f"Person #{self.pk}"
@@ -99,7 +100,7 @@ class Contact(models.Model):
     verified_at = models.DateTimeField(null=True, blank=True)
     # The language chosen at registration (settings.LANGUAGES): every later message uses it.
     language = models.CharField(max_length=8, default="fr", db_default="fr")
-    created_at = models.DateTimeField(auto_now_add=True)
+    created_at = models.DateTimeField(db_default=Now())
 
     def __str__(self) -> str:
         return f"Contact #{self.pk} ({self.kind})"
@@ -164,7 +165,7 @@ class PublishedAuditHead(models.Model):
     day = models.DateField(unique=True)
     seq = models.PositiveBigIntegerField()
     hash = models.CharField(max_length=64)
-    published_at = models.DateTimeField(auto_now_add=True)
+    published_at = models.DateTimeField(db_default=Now())
 
     class Meta:
         ordering = ["-day"]
@@ -195,11 +196,11 @@ class OutboxMessage(models.Model):
         max_length=8, choices=OutboxState.choices, default=OutboxState.PENDING, db_index=True
     )
     attempts = models.PositiveSmallIntegerField(default=0)
-    next_attempt_at = models.DateTimeField(auto_now_add=True)
+    next_attempt_at = models.DateTimeField(db_default=Now())
     claimed_at = models.DateTimeField(null=True, blank=True)
     expires_at = models.DateTimeField(null=True, blank=True)
     sent_at = models.DateTimeField(null=True, blank=True)
-    created_at = models.DateTimeField(auto_now_add=True)
+    created_at = models.DateTimeField(db_default=Now())
 
     class Meta:
         ordering = ["created_at", "id"]

@@ -18,13 +18,12 @@ from datetime import timedelta
 
 import phonenumbers
 from django.conf import settings
-from django.contrib.auth import get_user_model
-from django.db import IntegrityError, transaction
+from django.db import transaction
 from django.utils import timezone, translation
 from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 
-from accounts import audit, outbox, ratelimit, sms_budget, sms_text
+from accounts import audit, contacts, outbox, ratelimit, sms_budget, sms_text
 from accounts.crypto import blind_index
 from accounts.models import Contact, ContactCodeDevice, ContactKind
 from config import counters
@@ -44,45 +43,6 @@ IP_LIMIT_WITH_PROOF = 60  # per hour
 # address registers 30 people an hour (and asks for a few codes again); the per-contact caps
 # and the SMS budget bound the rest. Never above the limit with a proof.
 IP_LIMIT_WITHOUT_PROOF = 40
-
-
-def get_or_create_contact(*, kind: str, value: str) -> Contact:
-    """The contact for `value` (already normalised: E.164 phone, lower-case e-mail), created
-    with its user row and code device if new; it comes with `contact.device` loaded. Two
-    requests creating the same contact meet on its unique blind index: the loser reads the
-    winner's rows."""
-    value_hash = blind_index("contact", value)
-    return _known_contact(value_hash) or _create_contact(kind, value, value_hash)[0]
-
-
-def _create_contact(kind: str, value: str, value_hash: str) -> tuple[Contact, bool]:
-    """The new contact and True, or, if a concurrent request created it meanwhile, that one
-    and False."""
-    try:
-        with transaction.atomic():
-            return _new_contact(kind, value, value_hash), True
-    except IntegrityError:
-        return _known_contact(value_hash), False
-
-
-def _known_contact(value_hash: str) -> Contact | None:
-    return Contact.objects.select_related("device").filter(value_hash=value_hash).first()
-
-
-def _new_contact(kind: str, value: str, value_hash: str) -> Contact:
-    user = get_user_model()(username=f"c-{value_hash[:24]}")
-    user.set_unusable_password()
-    user.save()
-    contact = Contact.objects.create(user=user, kind=kind, value=value, value_hash=value_hash)
-    contact.device = ContactCodeDevice.objects.create(
-        user=user, contact=contact, name=kind, confirmed=True
-    )
-    return contact
-
-
-def find_contact(*, value: str) -> Contact | None:
-    """The known contact for a normalised `value`, or None; creates nothing."""
-    return _known_contact(blind_index("contact", value))
 
 
 def _code_hash(value_hash: str, code: str) -> str:
@@ -212,7 +172,7 @@ def contact_with_code(
     caller's transaction to keep the caller's writes with the code (a locked contact raises
     Throttled and keeps nothing)."""
     value_hash = blind_index("contact", value)
-    known = _known_contact(value_hash)
+    known = contacts.known_contact(value_hash)
     check_send_limits(
         kind=kind,
         value=value,
@@ -224,7 +184,7 @@ def contact_with_code(
     if known is not None:
         issue_code(contact=known, language=language)
         return known
-    contact, created = _create_contact(kind, value, value_hash)
+    contact, created = contacts.create_contact(kind, value, value_hash)
     if created:  # its device row is this transaction's: no one else can hold it
         refusal = _store_code(contact, contact.device, language)
         if refusal is not None:
@@ -250,28 +210,13 @@ def login_with_code(*, value_hash: str, code: str, language: str | None = None) 
     however it was asked for: the sending caps never stop a delivered code from being used. An
     unknown contact gets the answer of a known one without a live code (no enumeration). The
     `language` the person uses now becomes the one of their later messages."""
-    contact = _known_contact(value_hash)
+    contact = contacts.known_contact(value_hash)
     if contact is None:
         raise _spent_code_error(ContactCodeDevice())
     verify_code(contact=contact, code=code)
     if language:
-        remember_language(contact, language, actor="applicant")
+        contacts.remember_language(contact, language, actor="applicant")
     return contact
-
-
-def remember_language(contact: Contact, language: str, *, actor) -> None:
-    """Store `language` (one of settings.LANGUAGES, else the default) on the contact: every
-    later message to it is written in that language. A change is audited."""
-    try:
-        language = translation.get_supported_language_variant(language)
-    except LookupError:
-        language = settings.LANGUAGE_CODE
-    if contact.language == language:
-        return
-    with transaction.atomic():
-        Contact.objects.filter(pk=contact.pk).update(language=language)
-        contact.language = language
-        audit.record("contact.language_set", target=contact, actor=actor, language=language)
 
 
 def wrong_code() -> DomainError:

@@ -176,10 +176,10 @@ def registration_body(window: str, n: int, contact: str | None = None) -> dict:
 
 def code_for(contact: str) -> str:
     """The last code sent to `contact`, read from the outbox (the client's own connection)."""
-    from accounts import otp
+    from accounts import contacts
     from accounts.models import OutboxMessage
 
-    device = otp.find_contact(value=contact).device
+    device = contacts.find_contact(value=contact).device
     message = OutboxMessage.objects.get(dedup_key=f"otp:{device.pk}:{device.sent_count}")
     return re.search(r"\b(\d{6})\b", message.body).group(1)
 

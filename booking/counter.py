@@ -15,7 +15,7 @@ number receives only the receipt (a pseudonym and a link, no personal data).
 from django.db import transaction
 from django.utils.translation import gettext_lazy as _
 
-from accounts import audit, otp
+from accounts import audit, contacts
 from accounts.models import Contact, Role
 from booking import entries, registration
 from booking.models import Channel, Entry, Window
@@ -34,7 +34,7 @@ def staff_answers(data: RegistrationInput) -> dict:
 def _contact(answers: dict) -> Contact | None:
     if not answers["contact"]:
         return None
-    return otp.get_or_create_contact(kind=answers["contact_kind"], value=answers["contact"])
+    return contacts.get_or_create_contact(kind=answers["contact_kind"], value=answers["contact"])
 
 
 def enter_for_staff(

@@ -10,8 +10,8 @@ from django.db import IntegrityError, transaction
 from django.utils.translation import gettext_lazy as _
 
 from accounts import audit
+from accounts.contacts import remember_language
 from accounts.models import Contact, Person
-from accounts.otp import remember_language
 from accounts.outbox import enqueue_message
 from booking.models import (
     MAX_ENTRIES_PER_CONTACT,

@@ -122,6 +122,40 @@ def approve_helper(*, membership_id: int, actor) -> bool:
     )
 
 
+def _revoke(queryset, pk: int, action: str, actor, prefecture_path: str) -> bool:
+    """Revoke the approved row `pk` of `queryset` if a supervisor of its prefecture asks; True
+    if this call revoked it, False if it was not approved or already revoked (not audited
+    again). A revocation is final: the association or the account asks anew under another
+    name. The entries already registered stay, each a person's own."""
+    prefecture_id = queryset.filter(pk=pk).values_list(prefecture_path, flat=True).first()
+    if prefecture_id is None:
+        raise DomainError("not_found", _("Not found."), http_status=404)
+    _check_supervisor(actor, prefecture_id)
+    with transaction.atomic(durable=True):
+        changed = queryset.filter(pk=pk, approved_at__isnull=False, revoked_at__isnull=True).update(
+            revoked_at=Now(), revoked_by=actor
+        )
+        if changed:
+            target = queryset.get(pk=pk)
+            audit.record(action, actor=actor, target=target, prefecture_id=prefecture_id)
+    return bool(changed)
+
+
+def revoke_organisation(*, organisation_id: int, actor) -> bool:
+    """A supervisor of the organisation's prefecture revokes it: none of its helpers registers
+    anyone from now on (audited)."""
+    return _revoke(
+        Organisation.objects.all(), organisation_id, "organisation.revoked", actor, "prefecture"
+    )
+
+
+def revoke_helper(*, membership_id: int, actor) -> bool:
+    """A supervisor of the organisation's prefecture revokes a helper account: it registers
+    nobody from now on and still sees the entries it registered (audited)."""
+    memberships = HelperMembership.objects.all()
+    return _revoke(memberships, membership_id, "helper.revoked", actor, "organisation__prefecture")
+
+
 # --- Reads --------------------------------------------------------------------------------------
 
 
@@ -131,12 +165,15 @@ def membership_of(user) -> HelperMembership | None:
 
 
 def is_approved(membership: HelperMembership | None, user) -> bool:
-    """Whether the helper and their organisation are approved, in the helper's prefecture."""
+    """Whether the helper and their organisation are approved and not revoked, in the
+    helper's prefecture."""
     return bool(
         membership is not None
         and user.role == Role.HELPER
         and membership.approved_at
+        and membership.revoked_at is None
         and membership.organisation.approved_at
+        and membership.organisation.revoked_at is None
         and membership.organisation.prefecture_id == user.prefecture_id
     )
 
@@ -168,12 +205,17 @@ def _locked_membership(actor, window: Window) -> HelperMembership:
     membership = membership_of(actor)
     if not is_approved(membership, actor) or actor.prefecture_id != window.prefecture_id:
         raise _not_approved()
-    # The lock is taken before anything is counted; a concurrent approval or registration by
-    # another member of the organisation waits here.
-    list(
-        Organisation.objects.select_for_update().filter(pk=membership.organisation_id).values("pk")
+    # The locks are taken before anything is counted: a concurrent registration by another
+    # member of the organisation waits here, and so does a revocation of the helper or of the
+    # organisation (its UPDATE locks the same row), which is why the rows are read again.
+    locked = (
+        HelperMembership.objects.select_for_update(of=("self", "organisation"))
+        .select_related("organisation")
+        .get(pk=membership.pk)
     )
-    return membership
+    if not is_approved(locked, actor):
+        raise _not_approved()
+    return locked
 
 
 def _check_caps(membership: HelperMembership, window: Window) -> None:

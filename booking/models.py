@@ -1,9 +1,10 @@
-"""Prefectures, sites, procedures, slots, windows, entries and appointments.
+"""Prefectures, sites, procedures, slots, windows, entries and appointments (partners and
+helpers: booking/models_partners.py, imported below so that Django registers them).
 
 The fairness rules live here as database constraints: one active entry per person and procedure,
 at most three active entries per contact (a seat number 1..3 under a unique constraint), one
-holding appointment per slot and one per entry. Codes follow FAIRDRAW-1's `[A-Z0-9_]{1,32}`
-because they go verbatim into the published draw files.
+holding appointment per slot and one per entry. Codes follow FAIRDRAW-1's `[A-Z0-9_]{1,32}`: they
+go verbatim into the published draw files.
 """
 
 import secrets
@@ -13,11 +14,17 @@ from django.conf import settings
 from django.core.validators import RegexValidator
 from django.db import models
 from django.db.models import ExpressionWrapper, Q
-from django.db.models.functions import Length, Lower, Now
+from django.db.models.functions import Length, Now
 from django.db.models.lookups import Exact
 from django.utils.translation import gettext_lazy as _
 
 from accounts.crypto import EncryptedTextField
+from booking.models_partners import (  # noqa: F401
+    HelperConsent,
+    HelperMembership,
+    Organisation,
+    PartnerKey,
+)
 
 CODE_RE = r"^[A-Z0-9_]{1,32}$"
 DRAW_ID_RE = r"^[A-Z0-9-]{1,64}$"
@@ -129,7 +136,7 @@ class Window(models.Model):
     absence_lowers_weight = models.BooleanField(
         default=absence_rule_default, db_default=False, editable=False
     )
-    created_at = models.DateTimeField(auto_now_add=True)
+    created_at = models.DateTimeField(db_default=Now())
 
     class Meta:
         ordering = ["-opens_at"]
@@ -257,7 +264,7 @@ class Entry(models.Model):
     )
     # Written by the draw (booking never imports lottery; it sees outcomes as these fields).
     rank = models.PositiveIntegerField(null=True, blank=True)
-    created_at = models.DateTimeField(auto_now_add=True)
+    created_at = models.DateTimeField(db_default=Now())
 
     class Meta:
         ordering = ["window", "created_at"]
@@ -338,7 +345,7 @@ class Appointment(models.Model):
     state = models.CharField(
         max_length=16, choices=AppointmentState.choices, default=AppointmentState.OFFERED
     )
-    offered_at = models.DateTimeField(auto_now_add=True)
+    offered_at = models.DateTimeField(db_default=Now())
     respond_by = models.DateTimeField(null=True, blank=True)
     state_changed_at = models.DateTimeField(null=True, blank=True)
     # Written once, by booking.checkin.check_in (database time): when, at which desk, by whom.
@@ -400,7 +407,7 @@ class PendingRegistration(models.Model):
     entry = models.OneToOneField(
         Entry, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
     )
-    created_at = models.DateTimeField(auto_now_add=True)
+    created_at = models.DateTimeField(db_default=Now())
 
     class Meta:
         constraints = [
@@ -446,7 +453,7 @@ class DuplicateFlag(models.Model):
     similar_person = models.ForeignKey(
         "accounts.Person", on_delete=models.CASCADE, related_name="+"
     )
-    created_at = models.DateTimeField(auto_now_add=True)
+    created_at = models.DateTimeField(db_default=Now())
     decision = models.CharField(
         max_length=16, choices=DuplicateDecision.choices, blank=True, default=""
     )
@@ -490,106 +497,3 @@ class DuplicateFlag(models.Model):
 
     def __str__(self) -> str:
         return f"Flag #{self.pk} on entry {self.entry_id}"
-
-
-class PartnerKey(models.Model):
-    """An API key of a partner (an association's tool, a counter's software) scoped to one
-    prefecture: its holder registers people into that prefecture's windows without a proof of
-    work. Only the key's SHA-256 is stored; a supervisor creates it and sees it once."""
-
-    prefecture = models.ForeignKey(Prefecture, on_delete=models.PROTECT, related_name="+")
-    name = models.CharField(max_length=100)
-    key_hash = models.CharField(max_length=64, unique=True)
-    created_by = models.ForeignKey(
-        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+"
-    )
-    created_at = models.DateTimeField(auto_now_add=True)
-    revoked_at = models.DateTimeField(null=True, blank=True)
-
-    def __str__(self) -> str:
-        return f"{self.name} ({self.prefecture_id})"
-
-
-def _approval_complete(name: str) -> models.CheckConstraint:
-    """An approval names who gave it and when, or neither."""
-    return models.CheckConstraint(
-        name=name,
-        condition=Q(approved_at__isnull=True, approved_by__isnull=True)
-        | Q(approved_at__isnull=False, approved_by__isnull=False),
-    )
-
-
-class Organisation(models.Model):
-    """An association whose members (helpers) register the people they accompany into one
-    prefecture's windows. A supervisor of that prefecture approves it (booking.helpers); until
-    then its helpers register nobody."""
-
-    prefecture = models.ForeignKey(
-        Prefecture, on_delete=models.PROTECT, related_name="organisations"
-    )
-    name = models.CharField(max_length=120)
-    created_at = models.DateTimeField(auto_now_add=True)
-    approved_at = models.DateTimeField(null=True, blank=True)
-    approved_by = models.ForeignKey(
-        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
-    )
-
-    class Meta:
-        ordering = ["name"]
-        constraints = [
-            models.UniqueConstraint(Lower("name"), "prefecture", name="organisation_name_unique"),
-            _approval_complete("organisation_approval_complete"),
-        ]
-
-    def __str__(self) -> str:
-        return self.name
-
-
-class HelperMembership(models.Model):
-    """A helper account (Role.HELPER) in its organisation, one organisation per account,
-    approved by a supervisor of the organisation's prefecture."""
-
-    user = models.OneToOneField(
-        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="helper_membership"
-    )
-    organisation = models.ForeignKey(
-        Organisation, on_delete=models.PROTECT, related_name="memberships"
-    )
-    created_at = models.DateTimeField(auto_now_add=True)
-    approved_at = models.DateTimeField(null=True, blank=True)
-    approved_by = models.ForeignKey(
-        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
-    )
-
-    class Meta:
-        constraints = [_approval_complete("helper_membership_approval_complete")]
-
-    def __str__(self) -> str:
-        return f"Helper #{self.user_id} in {self.organisation_id}"
-
-
-class HelperConsent(models.Model):
-    """The consent of a person registered by a helper: to which entry, recorded by which helper
-    of which organisation, when (database time), to which statement. One row per helper
-    registration, which the caps per helper and per organisation count (hence the window here
-    too: they are counted without reading the entries)."""
-
-    entry = models.OneToOneField(Entry, on_delete=models.PROTECT, related_name="helper_consent")
-    window = models.ForeignKey(Window, on_delete=models.PROTECT, related_name="+", db_index=False)
-    organisation = models.ForeignKey(
-        Organisation, on_delete=models.PROTECT, related_name="+", db_index=False
-    )
-    helper = models.ForeignKey(
-        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+", db_index=False
-    )
-    statement = models.CharField(max_length=400)
-    consented_at = models.DateTimeField(db_default=Now())
-
-    class Meta:
-        indexes = [
-            models.Index(fields=["window", "organisation"], name="consent_window_organisation"),
-            models.Index(fields=["helper", "window"], name="consent_helper_window"),
-        ]
-
-    def __str__(self) -> str:
-        return f"Consent for entry {self.entry_id}"

@@ -8,7 +8,7 @@ import hashlib
 import secrets
 
 from django.db import transaction
-from django.utils import timezone
+from django.db.models.functions import Now
 from django.utils.translation import gettext_lazy as _
 
 from accounts import audit
@@ -48,9 +48,7 @@ def create_partner_key(*, prefecture: Prefecture, name: str, actor) -> tuple[Par
 def revoke_partner_key(*, partner: PartnerKey, actor) -> None:
     _require_supervisor(actor, partner.prefecture_id)
     with transaction.atomic():
-        PartnerKey.objects.filter(pk=partner.pk, revoked_at__isnull=True).update(
-            revoked_at=timezone.now()
-        )
+        PartnerKey.objects.filter(pk=partner.pk, revoked_at__isnull=True).update(revoked_at=Now())
         audit.record(
             "partner_key.revoked", actor=actor, target=partner, prefecture_id=partner.prefecture_id
         )

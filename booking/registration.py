@@ -289,7 +289,7 @@ def verify_registration(*, pending: PendingRegistration, code: str) -> None:
         list(PendingRegistration.objects.select_for_update().filter(pk=pending.pk).values("pk"))
         right = otp.check_code(contact=pending.contact, code=code)
         if right:
-            pending.verified_at = timezone.now()
+            pending.verified_at = audit.database_now()
             pending.save(update_fields=["verified_at"])
     if not right:
         raise otp.wrong_code()

@@ -149,35 +149,66 @@ def _approved_message(request, approved: bool) -> None:
         messages.info(request, _("It was already approved."))
 
 
-@verified_staff
-@require_POST
-def organisation_approve(request, pk: int):
-    user = request.user
-    organisation = staff_object_or_404(
+def _revoked_message(request, revoked: bool) -> None:
+    if revoked:
+        messages.success(request, _("Revoked: no new registration from now on."))
+    else:
+        messages.info(request, _("It was already revoked, or never approved."))
+
+
+def _own_organisation(user, pk: int) -> Organisation:
+    return staff_object_or_404(
         user,
         Organisation.objects.all(),
         prefecture_path="prefecture",
         roles={Role.SUPERVISOR},
         pk=pk,
     )
-    approved = helpers.approve_organisation(organisation_id=organisation.pk, actor=user)
-    _approved_message(request, approved)
-    return redirect("staff-organisations")
 
 
-@verified_staff
-@require_POST
-def helper_approve(request, pk: int):
-    user = request.user
-    membership = staff_object_or_404(
+def _own_membership(user, pk: int) -> HelperMembership:
+    return staff_object_or_404(
         user,
         HelperMembership.objects.all(),
         prefecture_path="organisation__prefecture",
         roles={Role.SUPERVISOR},
         pk=pk,
     )
-    approved = helpers.approve_helper(membership_id=membership.pk, actor=user)
+
+
+@verified_staff
+@require_POST
+def organisation_approve(request, pk: int):
+    organisation = _own_organisation(request.user, pk)
+    approved = helpers.approve_organisation(organisation_id=organisation.pk, actor=request.user)
     _approved_message(request, approved)
+    return redirect("staff-organisations")
+
+
+@verified_staff
+@require_POST
+def organisation_revoke(request, pk: int):
+    organisation = _own_organisation(request.user, pk)
+    revoked = helpers.revoke_organisation(organisation_id=organisation.pk, actor=request.user)
+    _revoked_message(request, revoked)
+    return redirect("staff-organisations")
+
+
+@verified_staff
+@require_POST
+def helper_approve(request, pk: int):
+    membership = _own_membership(request.user, pk)
+    approved = helpers.approve_helper(membership_id=membership.pk, actor=request.user)
+    _approved_message(request, approved)
+    return redirect("staff-organisations")
+
+
+@verified_staff
+@require_POST
+def helper_revoke(request, pk: int):
+    membership = _own_membership(request.user, pk)
+    revoked = helpers.revoke_helper(membership_id=membership.pk, actor=request.user)
+    _revoked_message(request, revoked)
     return redirect("staff-organisations")
 
 

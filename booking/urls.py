@@ -73,6 +73,16 @@ urlpatterns = [
         staff_registration.helper_approve,
         name="staff-helper-approve",
     ),
+    path(
+        "staff/organisations/<int:pk>/revoke/",
+        staff_registration.organisation_revoke,
+        name="staff-organisation-revoke",
+    ),
+    path(
+        "staff/helpers/<int:pk>/revoke/",
+        staff_registration.helper_revoke,
+        name="staff-helper-revoke",
+    ),
     path("staff/helper/", staff_registration.helper_home, name="staff-helper"),
     path("staff/helper/entries/", staff_registration.helper_entries, name="staff-helper-entries"),
     path(

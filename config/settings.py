@@ -10,12 +10,12 @@ import hashlib
 from datetime import timedelta
 from pathlib import Path
 
-from celery.schedules import crontab
 from django.core.exceptions import ImproperlyConfigured
 from django.utils.csp import CSP
 
 from config import languages
 from config.env import env_bool, env_database, env_int, env_list, env_str, env_url
+from config.schedule import BEAT_SCHEDULE
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 VAR_DIR = Path(env_str("FAIRSLOT_VAR_DIR", str(BASE_DIR / "var")))
@@ -383,41 +383,8 @@ CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_WORKER_HIJACK_ROOT_LOGGER = False
 CELERY_TASK_IGNORE_RESULT = True
 CELERY_BEAT_SCHEDULE_FILENAME = str(VAR_DIR / "celerybeat-schedule")
-CELERY_BEAT_SCHEDULE = {
-    # Advance windows whose time has come; idempotent, so a missed or doubled tick is harmless.
-    "window-tick": {"task": "booking.tasks.task_tick_windows", "schedule": 60.0},
-    # The one reconciler (ops.tasks): freeze, beacon, draw, publish and re-offer steps whose
-    # time has come, stuck draws included, then the outbox's due rows, stuck ones included.
-    "reconcile": {"task": "ops.tasks.task_reconcile", "schedule": 30.0},
-    # The day's events.log head of every drawn window (FAIRDRAW-1 section 10); hourly so that a
-    # missed run is made up, once per day and draw.
-    "publish-event-heads": {
-        "task": "lottery.tasks.task_publish_event_heads",
-        "schedule": crontab(minute=5),
-    },
-    "purge-expired-codes": {
-        "task": "accounts.tasks.task_purge_expired_codes",
-        "schedule": crontab(minute=17),
-    },
-    # Confirmed appointments whose time passed without a check-in become absences, every evening
-    # at 20:00 (Celery's time zone is TIME_ZONE, Europe/Paris). Idempotent: a missed evening is
-    # made up by the next one.
-    "mark-absences": {
-        "task": "lottery.tasks.task_mark_absences",
-        "schedule": crontab(hour=20, minute=0),
-    },
-    # Retention (booking.retention, docs/retention.md): expired codes, identities and contacts
-    # whose purpose is over are erased, every night at 03:40. Idempotent: a missed night is made
-    # up by the next one.
-    "purge-expired-data": {
-        "task": "booking.tasks.purge_expired_data",
-        "schedule": crontab(hour=3, minute=40),
-    },
-    # Proves to /readyz that beat sends and a worker runs (ops.health: at most 2 minutes old).
-    "heartbeat": {"task": "ops.tasks.task_heartbeat", "schedule": 30.0},
-    # Reminders of confirmed appointments, 2 days before and on the eve (lottery.reminders).
-    "reminders": {"task": "lottery.tasks.task_send_reminders", "schedule": crontab(minute=25)},
-}
+# The periodic tasks, each with why and how often: config/schedule.py.
+CELERY_BEAT_SCHEDULE = BEAT_SCHEDULE
 
 # --- Draw ---------------------------------------------------------------------------------------
 # drand relays from which the beacon round is fetched (verified against the pinned key whatever

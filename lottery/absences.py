@@ -27,7 +27,7 @@ from booking.models import Appointment, AppointmentState
 from config.errors import Conflict, DomainError
 from lottery import clock
 from lottery.models import Draw, DrawState
-from lottery.services_offers import _Chain, _lock, _log, _move
+from lottery.services_offers import EventChain, lock_appointment, log_event, move_appointment
 
 ABSENCE_ROLES = frozenset({Role.AGENT, Role.SUPERVISOR})
 BATCH = 500
@@ -63,7 +63,7 @@ def record_absence(*, appointment_id: int, actor) -> Appointment:
     supervisor, before the appointment's time, and when it is not confirmed (checked in,
     cancelled, already absent)."""
     with transaction.atomic(durable=True):
-        draw, appointment = _lock(appointment_id)
+        draw, appointment = lock_appointment(appointment_id)
         _check_agent(actor, draw.window.prefecture_id)
         now = clock.now()
         if appointment.slot.starts_at > now:
@@ -73,9 +73,9 @@ def record_absence(*, appointment_id: int, actor) -> Appointment:
                 "appointment_state",
                 _("Only a confirmed appointment without a check-in can be marked absent."),
             )
-        _move(appointment, [AppointmentState.CONFIRMED], AppointmentState.NO_SHOW, now)
+        move_appointment(appointment, [AppointmentState.CONFIRMED], AppointmentState.NO_SHOW, now)
         _count_on_people([appointment.entry.person_id], now)
-        _log(draw, "no_show", appointment, now, actor)  # last: its audit row takes the head
+        log_event(draw, "no_show", appointment, now, actor)  # last: its audit row takes the head
     appointment.state = AppointmentState.NO_SHOW
     return appointment
 
@@ -131,7 +131,7 @@ def absence_batch(*, window_id: int, limit: int = BATCH) -> int:
         if changed != len(due):  # the row locks make this impossible: fail loudly
             raise Conflict("appointment_state", _("An appointment changed while marked absent."))
         _count_on_people([appointment.entry.person_id for appointment in due], now)
-        chain = _Chain(draw)
+        chain = EventChain(draw)
         for appointment in due:
             chain.add("no_show", appointment.slot.code, appointment.entry.entry_id, now)
         chain.save()  # last: the audit chain's head is the last lock taken

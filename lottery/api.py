@@ -26,7 +26,7 @@ from booking.views import APPLICANT_KEY
 from config.errors import DomainError
 from lottery import four_eyes, kit, selectors, services, services_offers, services_reveal
 from lottery.models import BeaconSource, Draw
-from lottery.views import _draw
+from lottery.views import draw_or_404
 
 
 class IsVerifiedStaff(BasePermission):
@@ -147,7 +147,7 @@ class DrawRecord(APIView):
 
     @extend_schema(responses={200: OpenApiTypes.OBJECT})
     def get(self, request, code: str):
-        draw = _draw(code)
+        draw = draw_or_404(code)
         return Response(
             {
                 "state": draw.state,

@@ -13,7 +13,6 @@ check-in do not exist yet; they will be request kinds here when they do.
 
 from django.db import transaction
 from django.db.models import Count, Q
-from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 from accounts import audit
@@ -28,7 +27,7 @@ from booking.models import (
     WindowState,
 )
 from config.errors import Conflict, Forbidden
-from lottery import services_offers
+from lottery import clock, services_offers
 from lottery.models import Draw, DrawState, RequestKind, RequestState, StaffRequest
 
 REQUESTERS = {Role.AGENT, Role.SUPERVISOR}
@@ -87,7 +86,7 @@ def decide(*, request_id: int, actor, approve: bool, note: str = "") -> StaffReq
         if approve:
             _apply(request, actor)
         request.state = RequestState.APPROVED if approve else RequestState.REFUSED
-        request.decided_by, request.decided_at = actor, timezone.now()
+        request.decided_by, request.decided_at = actor, clock.now()
         request.decision_note = note
         request.save(update_fields=["state", "decided_by", "decided_at", "decision_note"])
         _audit(f"four_eyes.{request.state}.{request.kind}", request, actor)

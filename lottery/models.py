@@ -9,6 +9,7 @@ exact bytes: the digests published at freeze must always identify them.
 from django.conf import settings
 from django.db import models
 from django.db.models import Q
+from django.db.models.functions import Now
 from django.utils.translation import gettext_lazy as _
 
 from accounts.crypto import EncryptedTextField
@@ -162,7 +163,7 @@ class DrawEvent(models.Model):
     draw = models.ForeignKey(Draw, on_delete=models.PROTECT, related_name="events")
     seq = models.PositiveIntegerField()
     line = models.CharField(max_length=200)
-    created_at = models.DateTimeField(auto_now_add=True)
+    created_at = models.DateTimeField(db_default=Now())
 
     class Meta:
         ordering = ["draw", "seq"]
@@ -184,7 +185,7 @@ class EventLogHead(models.Model):
     day = models.DateField()  # Europe/Paris
     seq = models.PositiveIntegerField()
     head = models.CharField(max_length=64)
-    published_at = models.DateTimeField(auto_now_add=True)
+    published_at = models.DateTimeField(db_default=Now())
 
     class Meta:
         ordering = ["draw", "-day"]
@@ -206,7 +207,7 @@ class DrawKit(models.Model):
     key = models.CharField(max_length=64)
     zip = models.BinaryField()
     size = models.PositiveBigIntegerField()
-    created_at = models.DateTimeField(auto_now_add=True)
+    created_at = models.DateTimeField(db_default=Now())
 
     class Meta:
         constraints = [
@@ -249,7 +250,7 @@ class StaffRequest(models.Model):
     requested_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+"
     )
-    requested_at = models.DateTimeField(auto_now_add=True)
+    requested_at = models.DateTimeField(db_default=Now())
     decided_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
     )

@@ -32,8 +32,8 @@ MAX_WEIGHT = 4
 def outcome_batch(draw: Draw, *, after: int) -> tuple[int, int | None]:
     """Add the outcome messages of the next `BATCH_SIZE` entries (by primary key, after
     `after`) of the draw's window that have a contact, inside the caller's transaction.
-    Returns (messages offered to the outbox, the last entry pk done, or None when no entry is
-    left); rows whose dedup key already exists are skipped by the database."""
+    Returns (messages newly written to the outbox, the last entry pk done, or None when no
+    entry is left): a message already written (same dedup key) is not written or counted again."""
     entries = list(
         Entry.objects.filter(
             window_id=draw.window_id,
@@ -178,10 +178,17 @@ def _message(kind: str, recipient: str, body: str, dedup_key: str) -> OutboxMess
 
 
 def _flush(batch: list[OutboxMessage]) -> int:
+    """Write the messages whose dedup key is not in the outbox yet; return how many that is.
+    A writer running at the same moment may still win a key: the unique key then skips the
+    row (ignore_conflicts), so a message is never written twice, only counted here."""
+    keys = [message.dedup_key for message in batch]
+    written = set(
+        OutboxMessage.objects.filter(dedup_key__in=keys).values_list("dedup_key", flat=True)
+    )
+    new = [message for message in batch if message.dedup_key not in written]
     # bulk_create calls each field's get_prep_value, so recipient and body are encrypted here.
-    OutboxMessage.objects.bulk_create(batch, ignore_conflicts=True)
-    if batch:
+    OutboxMessage.objects.bulk_create(new, ignore_conflicts=True)
+    if new:
         transaction.on_commit(kick_delivery)
-    count = len(batch)
     batch.clear()
-    return count
+    return len(new)

@@ -1,6 +1,6 @@
 """Reminders of confirmed appointments: two days before, and again on the eve.
 
-Celery beat runs `send_due_reminders` every hour (config/settings.py); messages go out in the
+Celery beat runs `send_due_reminders` every hour (config/schedule.py); messages go out in the
 day only (SEND_HOURS, Paris time), in the person's language. Each reminder has its own dedup
 key (`reminder:<days>:<appointment>`), so it is written once whatever the number of runs, and
 the count reports only the new ones: never twice. Appointments confirmed less than two days
@@ -12,7 +12,6 @@ from datetime import datetime, time, timedelta
 from django.db import transaction
 
 from accounts import audit
-from accounts.models import OutboxMessage
 from booking.models import Appointment, AppointmentState
 from lottery import clock
 from lottery.messages import PARIS
@@ -39,16 +38,8 @@ def send_due_reminders(now=None) -> dict[int, int]:
             slot__starts_at__lt=start + timedelta(days=1),
         ).select_related("entry__contact", "slot__site")
         with transaction.atomic():
-            sent = _already_sent(days, [appointment.pk for appointment in due])
             for appointment in due:
-                if appointment.pk not in sent:
-                    counts[days] += notify_reminder(appointment, days)
+                counts[days] += notify_reminder(appointment, days)  # 0 if written before
             if counts[days]:
                 audit.record("reminders.sent", actor="reminders", days=days, count=counts[days])
     return counts
-
-
-def _already_sent(days: int, pks: list[int]) -> set[int]:
-    keys = [f"reminder:{days}:{pk}" for pk in pks]
-    found = OutboxMessage.objects.filter(dedup_key__in=keys).values_list("dedup_key", flat=True)
-    return {int(key.rsplit(":", 1)[1]) for key in found}

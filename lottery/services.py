@@ -47,11 +47,11 @@ BATCH_TIMEOUT_S = 600
 UNANNOUNCEABLE = [WindowState.CLOSED, WindowState.DRAWN, WindowState.PUBLISHED]
 
 
-def _audit(action: str, draw: Draw, actor=None, **data) -> None:
-    audit.record_many([_audit_event(action, draw, actor, **data)])
+def audit_draw(action: str, draw: Draw, actor=None, **data) -> None:
+    audit.record_many([draw_audit_event(action, draw, actor, **data)])
 
 
-def _audit_event(action: str, draw: Draw, actor=None, **data):
+def draw_audit_event(action: str, draw: Draw, actor=None, **data):
     """An unsaved audit row about a draw (`audit.record_many` writes many at once)."""
     return audit.event_for(
         action,
@@ -89,7 +89,7 @@ def batch_settings() -> None:
             cursor.execute("SET LOCAL default_toast_compression = 'lz4'")
 
 
-def _locked_draw(window_id: int) -> Draw:
+def locked_draw(window_id: int) -> Draw:
     draw = (
         Draw.objects.select_for_update(of=("self",))
         .select_related("window")
@@ -131,7 +131,9 @@ def announce_draw(*, window_id: int, beacon_mode: str = BeaconMode.QUICKNET, act
             committed_at=now,
         )
         OperatorSecret.objects.create(party=party, secret=secret.hex())
-        _audit("draw.announced", draw, actor, commitment=party.commitment, round=draw.beacon_round)
+        audit_draw(
+            "draw.announced", draw, actor, commitment=party.commitment, round=draw.beacon_round
+        )
     return True
 
 
@@ -140,10 +142,10 @@ def register_party(*, window_id: int, party_id: str, commitment: str, actor) -> 
     party_id, commitment = party_id.strip().upper(), commitment.strip().lower()
     if not canonical.CODE_RE.fullmatch(party_id):
         raise DomainError("party_id_invalid", _("A party id is 1 to 32 of A-Z, 0-9 and _."))
-    if not _is_hex(commitment, 32):
+    if not is_hex(commitment, 32):
         raise DomainError("commitment_invalid", _("A commitment is 64 hexadecimal characters."))
     with transaction.atomic(durable=True):
-        draw = _locked_draw(window_id)
+        draw = locked_draw(window_id)
         if actor.role != Role.AUDITOR or actor.prefecture_id != draw.window.prefecture_id:
             raise DomainError(
                 "forbidden", _("Only an auditor of this prefecture can do this."), http_status=403
@@ -159,11 +161,11 @@ def register_party(*, window_id: int, party_id: str, commitment: str, actor) -> 
             registered_by=actor,
             committed_at=clock.now(),
         )
-        _audit("draw.party_registered", draw, actor, party_id=party_id, commitment=commitment)
+        audit_draw("draw.party_registered", draw, actor, party_id=party_id, commitment=commitment)
     return party
 
 
-def _is_hex(value: str, size: int) -> bool:
+def is_hex(value: str, size: int) -> bool:
     try:
         return len(bytes.fromhex(value)) == size and value == value.lower()
     except ValueError:
@@ -193,7 +195,7 @@ def freeze_draw(*, window_id: int, actor=None) -> bool:
     by the published rules, store their bytes and digests. Returns whether this call froze."""
     with transaction.atomic(durable=True):
         batch_settings()
-        draw = _locked_draw(window_id)
+        draw = locked_draw(window_id)
         window, now = draw.window, clock.now()
         if draw.state != DrawState.ANNOUNCED:
             return False
@@ -236,7 +238,7 @@ def freeze_draw(*, window_id: int, actor=None) -> bool:
         timer.lap("write-backs and store")
         for name, value in frozen.items():
             setattr(draw, name, value)
-        _audit(
+        audit_draw(
             "draw.frozen",
             draw,
             actor,
@@ -422,7 +424,7 @@ def _counts(groups: Counter, slots: list[canonical.Slot]) -> dict:
 def review_draw(*, window_id: int, actor, approve: bool, note: str) -> None:
     """A supervisor reviews a draw held by failed checks; approval lets it be published."""
     with transaction.atomic(durable=True):
-        draw = _locked_draw(window_id)
+        draw = locked_draw(window_id)
         if actor.role != Role.SUPERVISOR or actor.prefecture_id != draw.window.prefecture_id:
             raise DomainError(
                 "forbidden", _("Only a supervisor of this prefecture can do this."), http_status=403
@@ -435,7 +437,7 @@ def review_draw(*, window_id: int, actor, approve: bool, note: str) -> None:
             reviewed_at=clock.now(),
             review_note=note,
         )
-        _audit("draw.reviewed", draw, actor, approved=approve)
+        audit_draw("draw.reviewed", draw, actor, approved=approve)
 
 
 def publish_draw(*, window_id: int, actor=None) -> bool:
@@ -443,7 +445,7 @@ def publish_draw(*, window_id: int, actor=None) -> bool:
     (`notify_outcomes`, in batches after the publication commits). Returns whether this call
     published."""
     with transaction.atomic(durable=True):
-        draw = _locked_draw(window_id)
+        draw = locked_draw(window_id)
         changed = Draw.objects.filter(pk=draw.pk, state=DrawState.DRAWN).update(
             state=DrawState.PUBLISHED, published_at=clock.now()
         )
@@ -454,7 +456,7 @@ def publish_draw(*, window_id: int, actor=None) -> bool:
         Appointment.objects.filter(
             slot__window_id=window_id, state=AppointmentState.OFFERED
         ).update(respond_by=clock.now() + timedelta(hours=draw.window.offer_hours))
-        _audit("draw.published", draw, actor, results_digest=draw.results_digest)
+        audit_draw("draw.published", draw, actor, results_digest=draw.results_digest)
         booking_services.mark_window_published(window_id=window_id, at=clock.now(), actor=actor)
     notify_outcomes(window_id=window_id)
     return True
@@ -472,7 +474,7 @@ def notify_outcomes(*, window_id: int, time_budget: float | None = None) -> int:
     started, written = time.monotonic(), 0
     while time.monotonic() - started < budget:
         with transaction.atomic(durable=True):
-            draw = _locked_draw(window_id)
+            draw = locked_draw(window_id)
             if draw.state != DrawState.PUBLISHED or draw.notified_at is not None:
                 break
             count, last = notifications.outcome_batch(draw, after=draw.notified_through or 0)
@@ -480,7 +482,7 @@ def notify_outcomes(*, window_id: int, time_budget: float | None = None) -> int:
             done = {"notified_through": last or draw.notified_through}
             if last is None:
                 done["notified_at"] = clock.now()
-                _audit("draw.notified", draw, messages=draw.notified_messages + count)
+                audit_draw("draw.notified", draw, messages=draw.notified_messages + count)
             Draw.objects.filter(pk=draw.pk).update(
                 notified_messages=F("notified_messages") + count, **done
             )

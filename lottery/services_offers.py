@@ -28,7 +28,7 @@ from lottery import clock
 from lottery.fairdraw.events import event_line, line_hash
 from lottery.models import Draw, DrawEvent, DrawState, EventLogHead
 from lottery.notifications import notify_answer, notify_cancellation, notify_offers
-from lottery.services import _audit, _audit_event
+from lottery.services import audit_draw, draw_audit_event
 
 PARIS = ZoneInfo("Europe/Paris")
 AFTER_DRAW = [DrawState.DRAWN, DrawState.HELD, DrawState.PUBLISHED]
@@ -40,7 +40,7 @@ LAPSE_BUDGET_SECONDS = 40.0
 CANDIDATE_PAGE = 2000
 
 
-def _lock(appointment_id: int) -> tuple[Draw, Appointment]:
+def lock_appointment(appointment_id: int) -> tuple[Draw, Appointment]:
     window_id = (
         Appointment.objects.filter(pk=appointment_id).values_list("slot__window_id", flat=True)
     ).first()
@@ -55,7 +55,7 @@ def _lock(appointment_id: int) -> tuple[Draw, Appointment]:
     return draw, appointment
 
 
-class _Chain:
+class EventChain:
     """events.log lines appended under the draw's lock: the head is read once, the lines are
     chained in memory and saved together (one audit row per line)."""
 
@@ -75,7 +75,7 @@ class _Chain:
         DrawEvent.objects.bulk_create(self.events)
         audit.record_many(
             [
-                _audit_event(
+                draw_audit_event(
                     f"offer.{fields[2]}",
                     self.draw,
                     self.actor,
@@ -89,8 +89,8 @@ class _Chain:
         self.events = []
 
 
-def _log(draw: Draw, event: str, appointment: Appointment, now, actor) -> None:
-    chain = _Chain(draw, actor)
+def log_event(draw: Draw, event: str, appointment: Appointment, now, actor) -> None:
+    chain = EventChain(draw, actor)
     chain.add(event, appointment.slot.code, appointment.entry.entry_id, now)
     chain.save()
 
@@ -114,12 +114,12 @@ def publish_event_heads(*, day=None) -> int:
             draw=draw, day=day, defaults={"seq": seq, "head": head}
         )
         if created:
-            _audit("events.head", draw, day=day.isoformat(), seq=seq, head=head)
+            audit_draw("events.head", draw, day=day.isoformat(), seq=seq, head=head)
             published += 1
     return published
 
 
-def _move(appointment: Appointment, from_states, to_state, now) -> None:
+def move_appointment(appointment: Appointment, from_states, to_state, now) -> None:
     changed = Appointment.objects.filter(pk=appointment.pk, state__in=from_states).update(
         state=to_state, state_changed_at=now
     )
@@ -129,16 +129,16 @@ def _move(appointment: Appointment, from_states, to_state, now) -> None:
 
 def accept_offer(*, appointment_id: int, actor="applicant") -> None:
     with transaction.atomic(durable=True):
-        draw, appointment = _lock(appointment_id)
+        draw, appointment = lock_appointment(appointment_id)
         now = clock.now()
         if appointment.respond_by and appointment.respond_by < now:
             raise Conflict("offer_lapsed", _("The time to answer this offer has passed."))
-        _move(appointment, [AppointmentState.OFFERED], AppointmentState.CONFIRMED, now)
+        move_appointment(appointment, [AppointmentState.OFFERED], AppointmentState.CONFIRMED, now)
         notify_answer(appointment, "accept")
         # A slot given by the draw itself is held from the start in FAIRDRAW's waitlist: only
         # the acceptance of a re-offer is an event of the log.
         if _was_reoffered(draw, appointment):
-            _log(draw, "accept", appointment, now, actor)
+            log_event(draw, "accept", appointment, now, actor)
 
 
 # --- Staff answers for a person without a phone or e-mail ---------------------------------------
@@ -178,7 +178,7 @@ def answer_offer_for_person(*, appointment_id: int, answer: str, actor) -> Appoi
     if answer not in STAFF_ANSWERS:
         raise DomainError("answer_invalid", _("Choose to accept or to decline the offer."))
     with transaction.atomic(durable=True):
-        draw, appointment = _lock(appointment_id)
+        draw, appointment = lock_appointment(appointment_id)
         _check_may_answer_for(actor, appointment, draw.window.prefecture_id)
         if appointment.entry.contact_id is not None:
             raise Conflict(
@@ -192,9 +192,11 @@ def answer_offer_for_person(*, appointment_id: int, answer: str, actor) -> Appoi
             raise Conflict("offer_lapsed", _("The time to answer this offer has passed."))
         new_offer = None
         if answer == "accept":
-            _move(appointment, [AppointmentState.OFFERED], AppointmentState.CONFIRMED, now)
+            move_appointment(
+                appointment, [AppointmentState.OFFERED], AppointmentState.CONFIRMED, now
+            )
             if _was_reoffered(draw, appointment):
-                _log(draw, "accept", appointment, now, actor)
+                log_event(draw, "accept", appointment, now, actor)
         else:
             new_offer = _release(
                 draw, appointment, AppointmentState.DECLINED, "decline", now, actor
@@ -236,7 +238,7 @@ def cancel_for_staff(*, appointment_id: int, actor) -> Appointment | None:
     events.log as a cancellation. A re-offer still waiting for its answer cannot be cancelled
     (in FAIRDRAW's waitlist nobody holds it yet): it lapses or is declined."""
     with transaction.atomic():
-        draw, appointment = _lock(appointment_id)
+        draw, appointment = lock_appointment(appointment_id)
         holds = appointment.state == AppointmentState.CONFIRMED or (
             appointment.state == AppointmentState.OFFERED and not _was_reoffered(draw, appointment)
         )
@@ -248,7 +250,7 @@ def cancel_for_staff(*, appointment_id: int, actor) -> Appointment | None:
 
 def _give_up(appointment_id, from_states, to_state, event, actor) -> Appointment | None:
     with transaction.atomic(durable=True):
-        draw, appointment = _lock(appointment_id)
+        draw, appointment = lock_appointment(appointment_id)
         if appointment.state not in from_states:
             raise Conflict("appointment_state", _("This appointment cannot change that way now."))
         notify_answer(appointment, event)
@@ -256,11 +258,11 @@ def _give_up(appointment_id, from_states, to_state, event, actor) -> Appointment
 
 
 def _release(draw, appointment, to_state, event, now, actor=None) -> Appointment | None:
-    _move(appointment, [appointment.state], to_state, now)
+    move_appointment(appointment, [appointment.state], to_state, now)
     # The entry stays on the waiting list for the carry-over (its weight restarts at 1: it
     # had an offer) but is never offered again in this window.
     Entry.objects.filter(pk=appointment.entry_id).update(status=EntryStatus.WAITING)
-    slot, chain = appointment.slot, _Chain(draw, actor)
+    slot, chain = appointment.slot, EventChain(draw, actor)
     chain.add(event, slot.code, appointment.entry.entry_id, now)
     chosen = best_waiting(draw, [slot]).get(slot.pk) if _reofferable(draw, slot, now) else None
     if chosen is not None:
@@ -414,7 +416,7 @@ def _extend_for_lockouts(draw: Draw, now) -> None:
     ).values_list("pk", locked_until)
     for pk, until in caught:
         Appointment.objects.filter(pk=pk).update(respond_by=until + LOCKOUT_GRACE)
-        _audit("offer.extended_after_lockout", draw, appointment=pk)
+        audit_draw("offer.extended_after_lockout", draw, appointment=pk)
 
 
 def lapse_batch(*, window_id: int, limit: int = LAPSE_BATCH) -> int:
@@ -447,7 +449,7 @@ def lapse_batch(*, window_id: int, limit: int = LAPSE_BATCH) -> int:
         )
         freed = [offer.slot for offer in due if _reofferable(draw, offer.slot, now)]
         chosen = best_waiting(draw, freed)
-        chain, given = _Chain(draw), []
+        chain, given = EventChain(draw), []
         for offer in due:
             chain.add("lapse", offer.slot.code, offer.entry.entry_id, now)
             if offer.slot.pk in chosen:

@@ -12,7 +12,7 @@ from config.errors import Conflict, DomainError
 from lottery import beacon, clock
 from lottery.fairdraw import crypto
 from lottery.models import BeaconMode, BeaconSource, Draw, DrawParty, DrawState, OperatorSecret
-from lottery.services import _audit, _is_hex, _locked_draw
+from lottery.services import audit_draw, is_hex, locked_draw
 
 logger = logging.getLogger(__name__)
 
@@ -26,7 +26,7 @@ def reveal_secret(*, window_id: int, party_id: str, secret: str, actor=None) -> 
     absent from the seed unless it reveals validly in time (section 4)."""
     refusal = None
     with transaction.atomic(durable=True):
-        draw = _locked_draw(window_id)
+        draw = locked_draw(window_id)
         party = draw.parties.filter(party_id=party_id.strip().upper()).first()
         now = clock.now()
         if party is None:
@@ -46,9 +46,11 @@ def reveal_secret(*, window_id: int, party_id: str, secret: str, actor=None) -> 
             DrawParty.objects.filter(pk=party.pk, revealed_at__isnull=True).update(
                 secret=secret.strip().lower(), revealed_at=now
             )
-            _audit("draw.revealed", draw, actor, party_id=party.party_id)
+            audit_draw("draw.revealed", draw, actor, party_id=party.party_id)
         else:
-            _audit("draw.reveal_refused", draw, actor, party_id=party.party_id, reason=refusal[0])
+            audit_draw(
+                "draw.reveal_refused", draw, actor, party_id=party.party_id, reason=refusal[0]
+            )
     if refusal is not None:
         raise Conflict(*refusal)
 
@@ -67,7 +69,7 @@ def _reveal_refusal(draw: Draw, party: DrawParty, secret: str, now):
     if now > draw.window.reveal_deadline:
         return "reveal_late", _("The reveal deadline has passed: this party counts as absent.")
     secret = secret.strip().lower()
-    if not _is_hex(secret, 32) or not crypto.reveal_matches(
+    if not is_hex(secret, 32) or not crypto.reveal_matches(
         draw.window.code, party.party_id, bytes.fromhex(secret), bytes.fromhex(party.commitment)
     ):
         return "reveal_mismatch", _("This secret does not match the commitment.")
@@ -98,7 +100,7 @@ def record_beacon(
     `source` paste (a supervisor, offline) and relay (the fetch task) go through the same check.
     """
     with transaction.atomic(durable=True):
-        draw = _locked_draw(window_id)
+        draw = locked_draw(window_id)
         if source == BeaconSource.PASTE and (
             actor is None
             or actor.role != Role.SUPERVISOR
@@ -121,7 +123,7 @@ def record_beacon(
             beacon_source=source,
             beacon_recorded_at=clock.now(),
         )
-        _audit(
+        audit_draw(
             "draw.beacon", draw, actor, round=draw.beacon_round, source=source, randomness=verified
         )
 
@@ -153,12 +155,12 @@ def fetch_beacon(*, window_id: int) -> bool:
 
 def _apply_fallback(window_id: int) -> None:
     with transaction.atomic(durable=True):
-        draw = _locked_draw(window_id)
+        draw = locked_draw(window_id)
         changed = Draw.objects.filter(pk=draw.pk, beacon_source="").update(
             beacon_source=BeaconSource.FALLBACK, beacon_recorded_at=clock.now()
         )
         if changed:
-            _audit("draw.beacon_fallback", draw, round=draw.beacon_round)
+            audit_draw("draw.beacon_fallback", draw, round=draw.beacon_round)
 
 
 def beacon_ready(draw: Draw) -> bool:

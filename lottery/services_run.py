@@ -24,7 +24,7 @@ from lottery.checks import run_checks, with_freeze_checks
 from lottery.fairdraw import canonical, crypto, engine
 from lottery.fairdraw.engine import ResultColumns
 from lottery.models import BeaconSource, Draw, DrawState
-from lottery.services import PhaseTimer, _audit, batch_settings
+from lottery.services import PhaseTimer, audit_draw, batch_settings
 from lottery.services_reveal import beacon_ready
 
 logger = logging.getLogger(__name__)
@@ -88,7 +88,7 @@ def run_draw(*, window_id: int, actor=None) -> str:
         if draw is None:
             return _skip_running(window_id, actor)
         if draw.state != DrawState.FROZEN:
-            _audit("draw.skipped", draw, actor, state=draw.state)
+            audit_draw("draw.skipped", draw, actor, state=draw.state)
             return "skipped"
         if not draw_is_due(draw):
             raise Conflict("draw_not_due", _("The reveals or the beacon are not in yet."))
@@ -136,7 +136,7 @@ def run_draw(*, window_id: int, actor=None) -> str:
         blobs.write(draw, results_csv=results)
         timer.lap("draw row")
         mark_window_drawn(window_id=window_id, actor=actor)
-        _audit(
+        audit_draw(
             "draw.run",
             draw,
             actor,
@@ -164,7 +164,7 @@ def _skip_running(window_id: int, actor) -> str:
     draw = Draw.objects.select_related("window").filter(window_id=window_id).first()
     if draw is None:
         raise Conflict("draw_not_announced", _("This window has no announced draw."))
-    _audit("draw.skipped", draw, actor, state="running")
+    audit_draw("draw.skipped", draw, actor, state="running")
     return "skipped"
 
 

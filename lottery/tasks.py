@@ -62,7 +62,7 @@ def task_publish_event_heads() -> int:
 # Idempotent: only confirmed appointments without a check-in change state (conditional UPDATE).
 @shared_task(acks_late=True, reject_on_worker_lost=True, soft_time_limit=600, time_limit=660)
 def task_mark_absences() -> int:
-    """Every evening (config/settings.py): confirmed appointments whose time has passed
+    """Every evening (config/schedule.py): confirmed appointments whose time has passed
     without a check-in become absences. Idempotent. Returns how many."""
     return absences.mark_due_absences()
 

@@ -32,7 +32,7 @@ PUBLIC_FILES = {
 }
 
 
-def _draw(code: str) -> Draw:
+def draw_or_404(code: str) -> Draw:
     return get_object_or_404(Draw.objects.select_related("window__prefecture"), window__code=code)
 
 
@@ -65,7 +65,7 @@ def how_to_check(request):
 
 
 def draw_detail(request, code: str):
-    draw = _draw(code)
+    draw = draw_or_404(code)
     published = draw.state == DrawState.PUBLISHED
     page = None
     if published:
@@ -109,7 +109,7 @@ def draw_kit(request, code: str):
     """The kit as stored for the draw's current files, streamed. A small draw's kit is built
     in the request; a large one's by a task (once per state of the files, however many ask),
     and the page says to come back shortly."""
-    draw = _draw(code)
+    draw = draw_or_404(code)
     key = kit.kit_key(draw)
     stored = kit.current_kit(draw, key)
     if stored is None and (draw.counts or {}).get("entries", 0) <= KIT_INLINE_ENTRIES:
@@ -134,7 +134,7 @@ def draw_kit(request, code: str):
 
 
 def draw_file(request, code: str, name: str):
-    draw = _draw(code)
+    draw = draw_or_404(code)
     if name not in PUBLIC_FILES or name not in kit.kit_file_names(draw):
         raise Http404
     content_type = f"{PUBLIC_FILES[name]}; charset=us-ascii"

@@ -13,9 +13,10 @@ Decisions, as written in the matrix:
     R  reached  400, 409 or 422: past the access check, refused on the body or the state
 Pages are asked with GET; POST routes get an empty body (an empty JSON object under /api/):
 enough to tell whether the access check let the persona through. The offer pages are asked
-both ways. Only the partner-key revoke, the log-out and the language switch act on an empty
-body, and each does it again harmlessly (the approvals of an organisation or a helper target
-ones already approved: a no-op); no request changes an appointment.
+both ways. Only the partner-key revoke, the log-out, the language switch and the revocations
+of a helper and an association (a spare one, which no persona uses) act on an empty body, and
+each does it again harmlessly (the approvals of an organisation or a helper target ones already
+approved: a no-op); no request changes an appointment.
 """
 
 import importlib
@@ -214,6 +215,10 @@ staff-organisation-approve           POST  A       L L L   M o M M   M M M M
 staff-organisation-approve           POST  B       L L L   M M M M   M o M M
 staff-helper-approve                 POST  A       L L L   M o M M   M M M M
 staff-helper-approve                 POST  B       L L L   M M M M   M o M M
+staff-organisation-revoke            POST  A       L L L   M o M M   M M M M
+staff-organisation-revoke            POST  B       L L L   M M M M   M o M M
+staff-helper-revoke                  POST  A       L L L   M o M M   M M M M
+staff-helper-revoke                  POST  B       L L L   M M M M   M o M M
 staff-helper                         GET   -       L L L   M M M o   M M M o
 staff-helper                         POST  -       L L L   M M M R   M M M R
 staff-helper-entries                 GET   -       L L L   M M M o   M M M o
@@ -278,6 +283,7 @@ class Side:
     staff_request: StaffRequest
     desk_site: Site  # a site whose code the other prefecture has not: its day list is a 404 there
     membership: HelperMembership  # the helper's, approved with its organisation
+    spare: HelperMembership  # another helper's, in another association: the one revoked
     helped: Entry  # an entry the helper registered
 
 
@@ -313,9 +319,17 @@ def _side(prefecture, staff, applicant, second_applicant) -> Side:
     membership = HelperMembership.objects.create(user=helper, organisation=organisation)
     helpers.approve_organisation(organisation_id=organisation.pk, actor=supervisor)
     helpers.approve_helper(membership_id=membership.pk, actor=supervisor)
+    spare = HelperMembership.objects.create(
+        user=StaffFactory(username=f"{prefecture.code.lower()}.spare", role=Role.HELPER,
+                          prefecture=prefecture),
+        organisation=Organisation.objects.create(prefecture=prefecture, name="Association bis"),
+    )  # fmt: skip
+    helpers.approve_organisation(organisation_id=spare.organisation_id, actor=supervisor)
+    helpers.approve_helper(membership_id=spare.pk, actor=supervisor)
     return Side(
         desk_site=SiteFactory(prefecture=prefecture, code=f"{prefecture.code}_DESK"),
         membership=membership,
+        spare=spare,
         helped=EntryFactory(window=open_window, channel=Channel.HELPER, registered_by=helper),
         life=life,
         open_window=open_window,
@@ -473,6 +487,8 @@ KWARGS = {
     "staff-entry-receipt": _on_side(lambda side: {"entry_id": side.helped.entry_id}),
     "staff-organisation-approve": _on_side(lambda side: {"pk": side.membership.organisation_id}),
     "staff-helper-approve": _on_side(lambda side: {"pk": side.membership.pk}),
+    "staff-organisation-revoke": _on_side(lambda side: {"pk": side.spare.organisation_id}),
+    "staff-helper-revoke": _on_side(lambda side: {"pk": side.spare.pk}),
     "staff-helper-register": _on_side(lambda side: {"code": side.open_window.code}),
     "admin:booking_window_change": _on_side(lambda side: {"object_id": side.life.window.pk}),
     "admin:booking_slot_change": _on_side(lambda side: {"object_id": side.contactless.slot_id}),

@@ -6,7 +6,7 @@ from cryptography.fernet import Fernet
 from django.core.management import CommandError, call_command
 from django.db import connection
 
-from accounts import otp, rekey
+from accounts import contacts, rekey
 from accounts.crypto import DecryptionError, blind_index, decrypt, encrypt, rotate
 from accounts.models import Contact, Person
 from tests.factories import PersonFactory
@@ -103,7 +103,7 @@ def _store(pk: int, column: str, value: str) -> None:
 def test_rotate_field_keys_rewrites_every_value_under_the_newest_key(db, settings):
     old_key = settings.FIELD_ENCRYPTION_KEYS[0]
     person = PersonFactory(identifier="7512345678", family_name="Haidari")
-    contact = otp.get_or_create_contact(kind="phone", value="+33612345678")
+    contact = contacts.get_or_create_contact(kind="phone", value="+33612345678")
     _store(person.pk, "given_names", Fernet(old_key.encode()).encrypt(b"Amina").decode())  # old
     settings.FIELD_ENCRYPTION_KEYS = [Fernet.generate_key().decode(), old_key]
     out, again = io.StringIO(), io.StringIO()

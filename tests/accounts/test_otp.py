@@ -8,14 +8,14 @@ import time_machine
 from django.utils import timezone
 from limits.strategies import MovingWindowRateLimiter
 
-from accounts import otp, ratelimit
+from accounts import contacts, otp, ratelimit
 from accounts.models import ContactCodeDevice, OutboxMessage
 from config.errors import Busy, DomainError, Throttled
 
 
 @pytest.fixture
 def contact(db):
-    return otp.get_or_create_contact(kind="phone", value="+33612345678")
+    return contacts.get_or_create_contact(kind="phone", value="+33612345678")
 
 
 def _code() -> str:
@@ -28,8 +28,8 @@ def _wrong(code: str) -> str:
 
 
 def test_a_contacts_user_has_an_unusable_password_of_its_own(db):
-    first = otp.get_or_create_contact(kind="phone", value="+33612345678").user
-    second = otp.get_or_create_contact(kind="email", value="a@example.org").user
+    first = contacts.get_or_create_contact(kind="phone", value="+33612345678").user
+    second = contacts.get_or_create_contact(kind="email", value="a@example.org").user
     first.refresh_from_db()
     second.refresh_from_db()
 
@@ -155,7 +155,9 @@ def test_at_most_three_sends_per_quarter_hour(contact):
 def _codes_let_through(client_ip: str, proof_ok: bool) -> tuple[int, str]:
     """How many codes one address gets sent to new contacts before it is refused, and why."""
     for index in range(100):
-        contact = otp.get_or_create_contact(kind="phone", value=f"+336{client_ip[-1]}{index:07d}")
+        contact = contacts.get_or_create_contact(
+            kind="phone", value=f"+336{client_ip[-1]}{index:07d}"
+        )
         try:
             otp.send_code(contact=contact, client_ip=client_ip, proof_ok=proof_ok)
         except Throttled as refused:

@@ -10,7 +10,7 @@ from django.utils import timezone, translation
 from django_otp import DEVICE_ID_SESSION_KEY
 from django_otp.plugins.otp_totp.models import TOTPDevice
 
-from accounts import otp, ratelimit
+from accounts import contacts, ratelimit
 from accounts.models import AuditEvent, Contact, OutboxMessage, Person, Role
 from booking import counter, entries, receipts, registration
 from booking.models import Channel, DuplicateFlag, Entry, EntryStatus
@@ -133,7 +133,7 @@ def test_counter_registration_flags_a_likeness_as_the_web_does(window, agent):
 
 def test_counter_contact_with_three_entries_is_refused_as_on_the_web(prefecture, agent):
     windows = [WindowFactory(prefecture=prefecture) for _ in range(4)]
-    contact = otp.get_or_create_contact(kind="phone", value="+33612345678")
+    contact = contacts.get_or_create_contact(kind="phone", value="+33612345678")
     for seat, window in enumerate(windows[:3], start=1):
         EntryFactory(window=window, contact=contact, contact_seat=seat)
 

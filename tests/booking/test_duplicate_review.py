@@ -11,7 +11,7 @@ import pytest
 from django.utils import timezone, translation
 from django.utils.translation import gettext
 
-from accounts import otp
+from accounts import contacts
 from accounts.models import AuditEvent, ContactKind, OutboxMessage, Role
 from booking import duplicates
 from booking.models import DuplicateDecision, DuplicateFlag, Entry, EntryStatus, WindowState
@@ -40,7 +40,7 @@ def _alike(window, contact: dict | None = None):
     return EntryFactory(
         window=window,
         person=person,
-        contact=otp.get_or_create_contact(**contact) if contact else None,
+        contact=contacts.get_or_create_contact(**contact) if contact else None,
         contact_seat=1 if contact else None,
     )
 

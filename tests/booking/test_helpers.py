@@ -172,6 +172,104 @@ def test_helper_not_approved_registers_nobody(window, prefecture):
     assert Entry.objects.count() == 0
 
 
+def test_revoked_helper_registers_nobody_and_keeps_seeing_their_entries(
+    window, prefecture, supervisor
+):
+    helper = _approved_helper(prefecture, supervisor=supervisor)
+    kept = _register(window, helper, 1)
+    membership = helper.helper_membership
+    supervisor_client = staff_client(supervisor)
+
+    revoked = supervisor_client.post(reverse("staff-helper-revoke", args=[membership.pk]))
+    again = helpers.revoke_helper(membership_id=membership.pk, actor=supervisor)  # a no-op
+    with pytest.raises(DomainError) as refused:
+        _register(window, helper, 2)
+    approved_again = helpers.approve_helper(membership_id=membership.pk, actor=supervisor)
+    page = supervisor_client.get(reverse("staff-organisations")).content.decode()
+
+    membership.refresh_from_db()
+    assert revoked.status_code == 302 and again is False and approved_again is False
+    assert (membership.revoked_by, membership.revoked_at is not None) == (supervisor, True)
+    assert refused.value.code == "helper_not_approved"
+    assert [entry.pk for entry in helpers.helper_entries(helper)] == [kept.pk]
+    assert Entry.objects.count() == 1
+    assert (
+        AuditEvent.objects.filter(action="helper.revoked", target_id=str(membership.pk)).count()
+        == 1
+    )
+    assert "Revoked on" in page or "Révoqué" in page
+
+
+def test_revoked_organisation_stops_all_its_helpers(window, prefecture, supervisor):
+    first = _approved_helper(prefecture, "first", supervisor=supervisor)
+    organisation = first.helper_membership.organisation
+    second = _approved_helper(prefecture, "second", organisation=organisation)
+
+    revoked = helpers.revoke_organisation(organisation_id=organisation.pk, actor=supervisor)
+    refusals = []
+    for n, helper in enumerate((first, second)):
+        with pytest.raises(DomainError) as refused:
+            _register(window, helper, n)
+        refusals.append(refused.value.code)
+
+    assert revoked is True
+    assert refusals == ["helper_not_approved", "helper_not_approved"]
+    assert AuditEvent.objects.filter(action="organisation.revoked").count() == 1
+
+
+def test_a_helper_not_yet_approved_cannot_be_revoked(prefecture, supervisor):
+    organisation = Organisation.objects.create(prefecture=prefecture, name="Pas encore")
+    membership = HelperMembership.objects.create(
+        user=_helper(prefecture), organisation=organisation
+    )
+
+    assert helpers.revoke_helper(membership_id=membership.pk, actor=supervisor) is False
+    assert helpers.revoke_organisation(organisation_id=organisation.pk, actor=supervisor) is False
+    assert not AuditEvent.objects.filter(action__endswith=".revoked").exists()
+
+
+def test_revocation_is_for_a_supervisor_of_the_prefecture_only(prefecture, other_prefecture, agent):
+    helper = _approved_helper(prefecture)
+    membership = helper.helper_membership
+    other_supervisor = StaffFactory(role=Role.SUPERVISOR, prefecture=other_prefecture)
+    urls = [
+        reverse("staff-helper-revoke", args=[membership.pk]),
+        reverse("staff-organisation-revoke", args=[membership.organisation_id]),
+    ]
+
+    answers = [
+        staff_client(user).post(url).status_code
+        for user in (agent, other_supervisor, helper)
+        for url in urls
+    ]
+    with pytest.raises(DomainError) as refused:
+        helpers.revoke_helper(membership_id=membership.pk, actor=other_supervisor)
+
+    membership.refresh_from_db()
+    assert answers == [404, 404, 404, 404, 404, 404]
+    assert refused.value.http_status == 403
+    assert membership.revoked_at is None and helpers.is_approved(membership, helper)
+
+
+@pytest.mark.postgres
+@pytest.mark.django_db(transaction=True)
+def test_revocation_and_a_registration_at_once_are_serialised(window, prefecture, supervisor):
+    helper = _approved_helper(prefecture, supervisor=supervisor)
+    membership = helper.helper_membership
+
+    (registered, refusal), (revoked, _) = run_concurrently(
+        lambda: _register(window, helper, 1).pk,
+        lambda: helpers.revoke_helper(membership_id=membership.pk, actor=supervisor),
+    )
+
+    # Either the registration came first and stands, or the revocation did and refused it.
+    assert revoked is True
+    assert (registered is None) == (getattr(refusal, "code", None) == "helper_not_approved")
+    assert Entry.objects.count() == (0 if registered is None else 1)
+    with pytest.raises(DomainError):
+        _register(window, helper, 2)
+
+
 def test_helper_duplicate_is_refused_as_on_the_web(window, prefecture, agent):
     helper = _approved_helper(prefecture)
     _register(window, helper, 1)

@@ -12,7 +12,7 @@ from django.db.models.functions import Now
 from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
-from accounts import otp, ratelimit
+from accounts import contacts, otp, ratelimit
 from accounts.models import Contact, OutboxMessage
 from booking import receipts, registration
 from booking.models import Entry, PendingRegistration, Window, WindowState
@@ -585,7 +585,7 @@ def test_api_no_enumeration_before_verification(client, window):
 def _verified_pending(window, index: int, identifier: str) -> PendingRegistration:
     data = _input(window, identifier=identifier, contact=f"+336{index:08d}")
     answers = registration.normalise_answers(data)
-    contact = otp.get_or_create_contact(kind="phone", value=answers["contact"])
+    contact = contacts.get_or_create_contact(kind="phone", value=answers["contact"])
     return PendingRegistration.objects.create(
         window=window, contact=contact, payload=json.dumps(answers), verified_at=timezone.now()
     )
@@ -726,7 +726,7 @@ def test_api_start_costs_the_same_statements_for_a_known_contact_and_a_new_one(c
         assert started.status_code == 202
         return len(queries)
 
-    otp.get_or_create_contact(kind="phone", value="+33612345672")
+    contacts.get_or_create_contact(kind="phone", value="+33612345672")
     new = statements("+33612345671")
     known = statements("+33612345672")
 
@@ -845,7 +845,7 @@ def test_simultaneous_first_use_of_one_contact_creates_it_once():
     from tests.conftest import run_concurrently
 
     def create():
-        return otp.get_or_create_contact(kind="phone", value="+33612345678").pk
+        return contacts.get_or_create_contact(kind="phone", value="+33612345678").pk
 
     outcomes = run_concurrently(*[create] * 10)
 
@@ -943,7 +943,7 @@ def test_a_contact_created_while_its_first_use_waits_is_read_once_committed():
     unique index once they are committed: it reads them, never creates a second contact."""
 
     def create():
-        contact = otp.get_or_create_contact(kind="phone", value="+33612345678")
+        contact = contacts.get_or_create_contact(kind="phone", value="+33612345678")
         return contact.pk, contact.device.pk
 
     held, waited = _while_one_waits_on_a_lock(create, create)
@@ -960,7 +960,7 @@ def test_a_start_whose_new_contact_is_committed_meanwhile_registers_with_it():
     window = WindowFactory()
 
     def create():
-        return otp.get_or_create_contact(kind="phone", value="+33612345678").pk
+        return contacts.get_or_create_contact(kind="phone", value="+33612345678").pk
 
     def start():
         pending = _start(window, contact="+33612345678")
@@ -979,7 +979,7 @@ def test_a_start_whose_known_contact_gets_a_code_meanwhile_sends_its_own_after()
     """Codes to one contact are issued one at a time on its locked device row: start waits for
     the other code's transaction, then issues its own (a second message, not a lost one)."""
     window = WindowFactory()
-    contact = otp.get_or_create_contact(kind="phone", value="+33612345678")
+    contact = contacts.get_or_create_contact(kind="phone", value="+33612345678")
 
     def other_code():
         otp.issue_code(contact=contact)

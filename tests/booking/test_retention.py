@@ -5,7 +5,7 @@ from datetime import timedelta
 
 import pytest
 
-from accounts import otp
+from accounts import contacts, otp
 from accounts.models import AuditEvent, Contact, OutboxMessage, OutboxState, Person, User
 from accounts.outbox import enqueue_message
 from booking import retention
@@ -36,7 +36,7 @@ def _erased(model, pk) -> bool:
 
 
 def test_codes_are_forgotten_a_day_after_they_expire(db):
-    contact = otp.get_or_create_contact(kind="phone", value="+33612345678")
+    contact = contacts.get_or_create_contact(kind="phone", value="+33612345678")
     otp.issue_code(contact=contact)
     device = contact.device
     device.refresh_from_db()

@@ -3,7 +3,7 @@ prefecture only; another prefecture's key is a 404."""
 
 import pytest
 
-from accounts import otp
+from accounts import contacts
 from accounts.models import AuditEvent, Role
 from booking import partners
 from booking.models import PartnerKey
@@ -34,7 +34,7 @@ def test_staff_other_than_supervisors_get_404(request, login_otp, persona):
 
 
 def test_applicant_session_gets_the_staff_login(client, db):
-    contact = otp.get_or_create_contact(kind="phone", value="+33612345678")
+    contact = contacts.get_or_create_contact(kind="phone", value="+33612345678")
     session = client.session
     session["applicant_contact"] = contact.pk
     session.save()

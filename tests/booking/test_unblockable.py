@@ -14,7 +14,7 @@ import pytest
 import time_machine
 from django.utils import timezone
 
-from accounts import otp, ratelimit
+from accounts import contacts, otp, ratelimit
 from accounts.crypto import blind_index
 from accounts.models import Contact, ContactCodeDevice, OutboxMessage, Role
 from booking import partners
@@ -152,7 +152,7 @@ def _flood(count: int) -> int:
 @pytest.mark.slow
 def test_a_flood_of_new_contacts_leaves_verified_applicants_and_email(client, window, settings):
     settings.SMS_DAILY_BUDGET = 200
-    verified = otp.get_or_create_contact(kind="phone", value=VICTIM_E164)
+    verified = contacts.get_or_create_contact(kind="phone", value=VICTIM_E164)
     Contact.objects.filter(pk=verified.pk).update(verified_at=timezone.now())
 
     refused = _flood(1000)  # 1,000 new numbers from 1,000 addresses

@@ -3,7 +3,7 @@ locked (a stranger typing wrong codes) is extended, and the extension is audited
 
 from datetime import timedelta
 
-from accounts import otp
+from accounts import contacts, otp
 from accounts.models import AuditEvent, ContactCodeDevice
 from booking.models import Appointment, AppointmentState, Entry
 from lottery import clock, kit, services_offers
@@ -17,7 +17,7 @@ def _offer_with_contact(timeline):
     offer = Appointment.objects.filter(
         slot__window=life.window, state=AppointmentState.OFFERED
     ).first()
-    contact = otp.get_or_create_contact(kind="phone", value="+33612345678")
+    contact = contacts.get_or_create_contact(kind="phone", value="+33612345678")
     Entry.objects.filter(pk=offer.entry_id).update(contact=contact, contact_seat=1)
     return life, offer, contact
 

@@ -10,7 +10,7 @@ import pytest
 from django.conf import settings
 from django.utils import translation
 
-from accounts import otp, sms_budget, sms_text
+from accounts import contacts, otp, sms_budget, sms_text
 from accounts.models import AuditEvent, Contact, OutboxMessage, User
 from booking.models import Appointment, AppointmentState, Entry
 from lottery import clock, messages, reminders, services_offers
@@ -184,11 +184,11 @@ def test_an_answer_is_confirmed_in_the_persons_language(drawn):
 def test_logging_in_in_a_language_makes_it_the_contacts(drawn):
     contact = Contact.objects.get(language="fr", user__username="a-fr")
 
-    otp.remember_language(contact, "ti", actor="applicant")
+    contacts.remember_language(contact, "ti", actor="applicant")
     assert Contact.objects.get(pk=contact.pk).language == "ti"
     assert AuditEvent.objects.filter(action="contact.language_set", data__language="ti").exists()
 
-    otp.remember_language(contact, "xx", actor="applicant")  # unknown: the default
+    contacts.remember_language(contact, "xx", actor="applicant")  # unknown: the default
     assert Contact.objects.get(pk=contact.pk).language == contact.language == "fr"
 
 

@@ -93,11 +93,13 @@ def test_publishing_twice_adds_no_message(timeline):
 
     again = services.publish_draw(window_id=life.window_id)
     Draw.objects.filter(window=life.window).update(notified_at=None, notified_through=None)
-    services.notify_outcomes(window_id=life.window_id)  # as if a crash had lost the cursor
+    rewritten = services.notify_outcomes(window_id=life.window_id)  # a crash lost the cursor
 
     assert again is False
     assert {key: m.pk for key, m in _outcomes().items()} == first
     assert OutboxMessage.objects.count() == 10
+    assert rewritten == 0  # counted as written only once
+    assert Draw.objects.get(window=life.window).notified_messages == 10
 
 
 def test_messages_are_inserted_in_batches_not_one_per_entry(timeline, monkeypatch):

@@ -10,7 +10,7 @@ from django.conf import settings
 from django.test import Client
 from prometheus_client.parser import text_string_to_metric_families
 
-from accounts import otp, outbox
+from accounts import contacts, otp, outbox
 from config.errors import DomainError
 
 pytestmark = pytest.mark.django_db
@@ -63,7 +63,7 @@ def test_metrics_count_requests_by_route_name_and_status(token):
 
 
 def test_metrics_count_codes_sent_and_refused_with_the_reason(token):
-    contact = otp.get_or_create_contact(kind="email", value="canary@example.org")
+    contact = contacts.get_or_create_contact(kind="email", value="canary@example.org")
     sent = ("fairslot_codes_sent_total", (("channel", "email"),))
     refused = ("fairslot_codes_refused_total", (("reason", "code_cooldown"),))
     before = _scrape(token)

@@ -18,7 +18,7 @@ from django.core.management.base import BaseCommand
 from django.db import transaction
 from django.utils import timezone
 
-from accounts import audit, otp
+from accounts import audit, contacts
 from accounts.crypto import blind_index
 from accounts.models import ContactKind, Person
 from booking.models import (
@@ -118,8 +118,8 @@ class Command(BaseCommand):
             return
         procedure = window.procedures.get()
         sites = list(prefecture.sites.order_by("code"))
-        contact = otp.get_or_create_contact(kind=ContactKind.PHONE, value=PHONE)
-        otp.remember_language(contact, DEMO_LANGUAGE, actor="command_load_demo_offers")
+        contact = contacts.get_or_create_contact(kind=ContactKind.PHONE, value=PHONE)
+        contacts.remember_language(contact, DEMO_LANGUAGE, actor="command_load_demo_offers")
         persons = Person.objects.bulk_create(
             [demo_person(n, "demo-offers", "98") for n in range(ENTRIES)]
         )

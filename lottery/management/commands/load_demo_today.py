@@ -17,7 +17,7 @@ from django.db import transaction
 from django.urls import reverse
 from django.utils import timezone
 
-from accounts import audit, otp
+from accounts import audit, contacts
 from accounts.models import ContactKind, Person
 from booking.checkin import today
 from booking.checkin_token import PARIS, make_token
@@ -76,7 +76,7 @@ class Command(BaseCommand):
     def _free_seat(self) -> int | None:
         """The demo applicant's first free seat (a contact holds MAX_ENTRIES_PER_CONTACT
         active entries at most), or None."""
-        contact = otp.get_or_create_contact(kind=ContactKind.PHONE, value=PHONE)
+        contact = contacts.get_or_create_contact(kind=ContactKind.PHONE, value=PHONE)
         taken = set(
             Entry.objects.filter(contact=contact, active=True).values_list(
                 "contact_seat", flat=True
@@ -91,7 +91,7 @@ class Command(BaseCommand):
             return
         procedure = window.procedures.get()
         site = window.prefecture.sites.get(code=SITE)
-        contact = otp.get_or_create_contact(kind=ContactKind.PHONE, value=PHONE)
+        contact = contacts.get_or_create_contact(kind=ContactKind.PHONE, value=PHONE)
         seat = self._free_seat()
         persons = Person.objects.bulk_create(
             [demo_person(n, f"demo-day-{day:%Y%m%d}", "97") for n in range(ENTRIES)]

@@ -20,7 +20,7 @@ from django.db.models.functions import Now
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
-from accounts import audit, otp
+from accounts import audit, contacts, otp
 from accounts.crypto import blind_index
 from accounts.models import ContactKind, IdentityKind
 from accounts.normalize import (
@@ -228,28 +228,37 @@ def start_registration(
         if earlier is not None:
             return earlier
     check_window(window, answers)
+    sending = {
+        "kind": data.contact_kind,
+        "value": answers["contact"],
+        "client_ip": client_ip,
+        "proof_ok": proof_ok,
+        "language": language,
+    }
+    row = {
+        "window": window,
+        "payload": json.dumps(answers),
+        "channel": channel,
+        "request_hash": request_hash,
+    }
     try:
         with transaction.atomic():
-            contact = otp.contact_with_code(
-                kind=data.contact_kind,
-                value=answers["contact"],
-                client_ip=client_ip,
-                proof_ok=proof_ok,
-                language=language,
+            if not idempotency_key:
+                contact = otp.contact_with_code(**sending)
+                return PendingRegistration.objects.create(contact=contact, **row)
+            # With a key, the key's row is written before the code is sent: a retry running
+            # alongside the first try waits on the unique key until the first commits, then
+            # replays it (IntegrityError below) instead of meeting the contact's one-minute
+            # cooldown. A refused code rolls the row back with the rest.
+            contact = contacts.get_or_create_contact(kind=sending["kind"], value=sending["value"])
+            pending = PendingRegistration.objects.create(
+                contact=contact, idempotency_key=idempotency_key, **row
             )
-            return PendingRegistration.objects.create(
-                window=window,
-                contact=contact,
-                payload=json.dumps(answers),
-                channel=channel,
-                idempotency_key=idempotency_key or None,
-                request_hash=request_hash,
-            )
+            otp.contact_with_code(**sending)
+            return pending
     except IntegrityError:
-        # Only the idempotency key can conflict (the token is random): a concurrent retry of
-        # this request won, and its code is on the way. (Most concurrent retries are stopped
-        # earlier by the contact's one-minute cooldown, 429: a later retry gets the
-        # registration.)
+        # Only the idempotency key can conflict (the token is random): a concurrent try of
+        # this request committed first, and its code is on the way.
         earlier = idempotency_key and _replayed(idempotency_key, answers["contact"], request_hash)
         if not earlier:
             raise

@@ -825,12 +825,6 @@ def test_simultaneous_starts_with_one_idempotency_key_send_one_code():
     assert retried.pk == pending.pk
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="BUG booking/registration.py start_registration: a retry running alongside the "
-    "first try is refused by the contact's cooldown (429 code_cooldown) before the key "
-    "can meet the first one; the IntegrityError branch is never reached",
-)
 @pytest.mark.postgres
 @pytest.mark.django_db(transaction=True)
 def test_simultaneous_starts_with_one_idempotency_key_all_get_the_registration():

@@ -18,7 +18,7 @@ from django.db.models.functions import Now
 from django.utils.translation import gettext_lazy as _
 
 from accounts import audit
-from accounts.models import Role
+from accounts.models import AuditEvent, Role
 from booking import counter, entries, registration
 from booking.models import (
     Appointment,
@@ -32,7 +32,13 @@ from booking.models import (
     WindowState,
 )
 from booking.registration import RegistrationInput
-from config.errors import Conflict, DomainError, Forbidden
+from config.errors import Conflict, DomainError, Forbidden, Throttled
+
+# Duplicate persons a helper may be told about in one window: past it, the answer no longer
+# says whether the person is registered (as the web does past registration.MAX_DUPLICATE_ANSWERS
+# per contact). A helper who keeps typing people already registered is probing, or needs the
+# prefecture's help; each refusal is in the audit log under their name.
+MAX_DUPLICATE_ANSWERS = 10
 
 CONSENT_STATEMENT = _(
     "The person I register was present, asked me to register them, and agreed that their "
@@ -250,6 +256,7 @@ def register_for_helper(
     with transaction.atomic(durable=True):
         membership = _locked_membership(actor, window)
         _check_caps(membership, window)
+        refused = _duplicates_refused(actor, window)  # counted under the organisation's lock
         entry = counter.enter_for_staff(
             window=window, answers=answers, actor=actor, channel=Channel.HELPER, language=language
         )
@@ -263,6 +270,21 @@ def register_for_helper(
                 helper=actor,
                 statement=str(CONSENT_STATEMENT),
             )
+    if entry is None and refused >= MAX_DUPLICATE_ANSWERS:
+        raise Throttled(
+            "too_many_duplicates",
+            _("Too many refused registrations from this account in this window: ask the "
+              "prefecture."),
+        )  # fmt: skip
     if entry is None:
         raise entries.already_registered()
     return entry
+
+
+def _duplicates_refused(helper, window: Window) -> int:
+    """The duplicate persons this helper was refused in this window so far (counter's audit
+    rows: "entry.duplicate_refused" naming the helper and the window)."""
+    refusals = AuditEvent.objects.filter(
+        action="entry.duplicate_refused", actor=helper, target_type="window"
+    )
+    return refusals.filter(target_id=str(window.pk)).count()

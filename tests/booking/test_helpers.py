@@ -281,6 +281,34 @@ def test_helper_duplicate_is_refused_as_on_the_web(window, prefecture, agent):
     assert HelperConsent.objects.count() == Entry.objects.count() == 1
 
 
+def test_helper_told_about_duplicates_only_up_to_the_cap(window, prefecture, monkeypatch):
+    monkeypatch.setattr(helpers, "MAX_DUPLICATE_ANSWERS", 2)
+    helper = _approved_helper(prefecture)
+    other = _approved_helper(prefecture, "other")
+    _register(window, helper, 1)
+
+    codes = []
+    for _attempt in range(4):
+        with pytest.raises(DomainError) as refused:
+            _register(window, helper, 1)
+        codes.append(refused.value.code)
+    with pytest.raises(DomainError) as to_other:
+        _register(window, other, 1)  # the cap is per helper
+    new_person = _register(window, helper, 2)  # still registers people not registered yet
+    page = staff_client(helper).post(
+        reverse("staff-helper-register", args=[window.code]),
+        counter_form(window, consent="on", identifier="7500000001", family_name="Person1"),
+    )
+
+    assert codes == [
+        "already_registered", "already_registered", "too_many_duplicates", "too_many_duplicates"
+    ]  # fmt: skip
+    assert to_other.value.code == "already_registered"
+    assert new_person.channel == Channel.HELPER
+    assert page.status_code == 429
+    assert AuditEvent.objects.filter(action="entry.duplicate_refused", actor=helper).count() == 5
+
+
 # --- Caps ---------------------------------------------------------------------------------------
 
 

@@ -29,25 +29,42 @@ class PartnerKey(models.Model):
         return f"{self.name} ({self.prefecture_id})"
 
 
-def _approval_complete(name: str) -> models.CheckConstraint:
-    """An approval names who gave it and when, or neither."""
-    return models.CheckConstraint(
-        name=name,
-        condition=Q(approved_at__isnull=True, approved_by__isnull=True)
-        | Q(approved_at__isnull=False, approved_by__isnull=False),
+class Approved(models.Model):
+    """Who approved the row and when, and who revoked it and when (booking.helpers). Each
+    model names its two checks: `approval_checks`."""
+
+    created_at = models.DateTimeField(db_default=Now())
+    approved_at = models.DateTimeField(null=True, blank=True)
+    approved_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+    revoked_at = models.DateTimeField(null=True, blank=True)
+    revoked_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
     )
 
-
-def _revocation_complete(name: str) -> models.CheckConstraint:
-    """A revocation names who made it and when, or neither, and comes after an approval."""
-    return models.CheckConstraint(
-        name=name,
-        condition=Q(revoked_at__isnull=True, revoked_by__isnull=True)
-        | Q(revoked_at__isnull=False, revoked_by__isnull=False, approved_at__isnull=False),
-    )
+    class Meta:
+        abstract = True
 
 
-class Organisation(models.Model):
+def approval_checks(prefix: str) -> list[models.CheckConstraint]:
+    """An approval names who gave it and when, or neither; so does a revocation, which comes
+    after an approval."""
+    return [
+        models.CheckConstraint(
+            name=f"{prefix}_approval_complete",
+            condition=Q(approved_at__isnull=True, approved_by__isnull=True)
+            | Q(approved_at__isnull=False, approved_by__isnull=False),
+        ),
+        models.CheckConstraint(
+            name=f"{prefix}_revocation_complete",
+            condition=Q(revoked_at__isnull=True, revoked_by__isnull=True)
+            | Q(revoked_at__isnull=False, revoked_by__isnull=False, approved_at__isnull=False),
+        ),
+    ]
+
+
+class Organisation(Approved):
     """An association whose members (helpers) register the people they accompany into one
     prefecture's windows. A supervisor of that prefecture approves it (booking.helpers); until
     then its helpers register nobody; once revoked, none of its helpers registers anyone again
@@ -57,29 +74,19 @@ class Organisation(models.Model):
         "booking.Prefecture", on_delete=models.PROTECT, related_name="organisations"
     )
     name = models.CharField(max_length=120)
-    created_at = models.DateTimeField(db_default=Now())
-    approved_at = models.DateTimeField(null=True, blank=True)
-    approved_by = models.ForeignKey(
-        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
-    )
-    revoked_at = models.DateTimeField(null=True, blank=True)
-    revoked_by = models.ForeignKey(
-        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
-    )
 
     class Meta:
         ordering = ["name"]
         constraints = [
             models.UniqueConstraint(Lower("name"), "prefecture", name="organisation_name_unique"),
-            _approval_complete("organisation_approval_complete"),
-            _revocation_complete("organisation_revocation_complete"),
+            *approval_checks("organisation"),
         ]
 
     def __str__(self) -> str:
         return self.name
 
 
-class HelperMembership(models.Model):
+class HelperMembership(Approved):
     """A helper account (Role.HELPER) in its organisation, one organisation per account,
     approved by a supervisor of the organisation's prefecture, who may revoke it later."""
 
@@ -89,21 +96,9 @@ class HelperMembership(models.Model):
     organisation = models.ForeignKey(
         Organisation, on_delete=models.PROTECT, related_name="memberships"
     )
-    created_at = models.DateTimeField(db_default=Now())
-    approved_at = models.DateTimeField(null=True, blank=True)
-    approved_by = models.ForeignKey(
-        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
-    )
-    revoked_at = models.DateTimeField(null=True, blank=True)
-    revoked_by = models.ForeignKey(
-        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
-    )
 
     class Meta:
-        constraints = [
-            _approval_complete("helper_membership_approval_complete"),
-            _revocation_complete("helper_membership_revocation_complete"),
-        ]
+        constraints = approval_checks("helper_membership")
 
     def __str__(self) -> str:
         return f"Helper #{self.user_id} in {self.organisation_id}"

@@ -94,72 +94,59 @@ def request_membership(*, user, organisation_name: str) -> HelperMembership:
     return membership
 
 
-def _approve(queryset, pk: int, action: str, actor, prefecture_path: str) -> bool:
-    """Approve the row `pk` of `queryset` if a supervisor of its prefecture asks; True if this
-    call approved it, False if it already was (a repeat is a no-op, not audited again)."""
+# A supervisor's decisions: the state the row must be in, and the pair of fields the decision
+# fills ("approved" -> approved_at and approved_by). A revocation is final: the association or
+# the account asks anew under another name, and the entries already registered stay, each a
+# person's own.
+APPROVE = ({"approved_at__isnull": True}, "approved")
+REVOKE = ({"approved_at__isnull": False, "revoked_at__isnull": True}, "revoked")
+ORGANISATIONS = (Organisation, "organisation", "prefecture")
+HELPERS = (HelperMembership, "helper", "organisation__prefecture")
+
+
+def _decide(rows, pk: int, decision, actor) -> bool:
+    """Apply `decision` (APPROVE, REVOKE) to the row `pk` of `rows` (ORGANISATIONS, HELPERS) if
+    a supervisor of its prefecture asks; audited as "<kind>.<approved|revoked>". True if this
+    call changed the row, False if it was not in the state the decision needs (a repeat is a
+    no-op, not audited again)."""
+    (model, kind, prefecture_path), (state_needed, done) = rows, decision
+    queryset = model.objects.all()
     prefecture_id = queryset.filter(pk=pk).values_list(prefecture_path, flat=True).first()
     if prefecture_id is None:
         raise DomainError("not_found", _("Not found."), http_status=404)
     _check_supervisor(actor, prefecture_id)
     with transaction.atomic(durable=True):
-        # The conditional UPDATE is the claim: of two approvals, one changes the row.
-        changed = queryset.filter(pk=pk, approved_at__isnull=True).update(
-            approved_at=Now(), approved_by=actor
+        # The conditional UPDATE is the claim: of two same decisions, one changes the row.
+        changed = queryset.filter(pk=pk, **state_needed).update(
+            **{f"{done}_at": Now(), f"{done}_by": actor}
         )
         if changed:
             target = queryset.get(pk=pk)
-            audit.record(action, actor=actor, target=target, prefecture_id=prefecture_id)
+            audit.record(f"{kind}.{done}", actor=actor, target=target, prefecture_id=prefecture_id)
     return bool(changed)
 
 
 def approve_organisation(*, organisation_id: int, actor) -> bool:
     """A supervisor of the organisation's prefecture approves it (audited)."""
-    return _approve(
-        Organisation.objects.all(), organisation_id, "organisation.approved", actor, "prefecture"
-    )
+    return _decide(ORGANISATIONS, organisation_id, APPROVE, actor)
 
 
 def approve_helper(*, membership_id: int, actor) -> bool:
     """A supervisor of the organisation's prefecture approves a helper account in it
     (audited)."""
-    memberships = HelperMembership.objects.all()
-    return _approve(
-        memberships, membership_id, "helper.approved", actor, "organisation__prefecture"
-    )
-
-
-def _revoke(queryset, pk: int, action: str, actor, prefecture_path: str) -> bool:
-    """Revoke the approved row `pk` of `queryset` if a supervisor of its prefecture asks; True
-    if this call revoked it, False if it was not approved or already revoked (not audited
-    again). A revocation is final: the association or the account asks anew under another
-    name. The entries already registered stay, each a person's own."""
-    prefecture_id = queryset.filter(pk=pk).values_list(prefecture_path, flat=True).first()
-    if prefecture_id is None:
-        raise DomainError("not_found", _("Not found."), http_status=404)
-    _check_supervisor(actor, prefecture_id)
-    with transaction.atomic(durable=True):
-        changed = queryset.filter(pk=pk, approved_at__isnull=False, revoked_at__isnull=True).update(
-            revoked_at=Now(), revoked_by=actor
-        )
-        if changed:
-            target = queryset.get(pk=pk)
-            audit.record(action, actor=actor, target=target, prefecture_id=prefecture_id)
-    return bool(changed)
+    return _decide(HELPERS, membership_id, APPROVE, actor)
 
 
 def revoke_organisation(*, organisation_id: int, actor) -> bool:
     """A supervisor of the organisation's prefecture revokes it: none of its helpers registers
     anyone from now on (audited)."""
-    return _revoke(
-        Organisation.objects.all(), organisation_id, "organisation.revoked", actor, "prefecture"
-    )
+    return _decide(ORGANISATIONS, organisation_id, REVOKE, actor)
 
 
 def revoke_helper(*, membership_id: int, actor) -> bool:
     """A supervisor of the organisation's prefecture revokes a helper account: it registers
     nobody from now on and still sees the entries it registered (audited)."""
-    memberships = HelperMembership.objects.all()
-    return _revoke(memberships, membership_id, "helper.revoked", actor, "organisation__prefecture")
+    return _decide(HELPERS, membership_id, REVOKE, actor)
 
 
 # --- Reads --------------------------------------------------------------------------------------

@@ -55,9 +55,11 @@ ENV PATH=/opt/venv/bin:$PATH \
     LOG_FORMAT=json \
     PROMETHEUS_MULTIPROC_DIR=/tmp/prometheus
 
+# Celery's --quiet: no start-up banner printed beside the log; every line the worker and beat
+# write is a log record (config/celery.py), a JSON line here. gunicorn's: config/gunicorn.conf.py.
 LABEL org.fairslot.command.migrate="python manage.py migrate --no-input" \
-      org.fairslot.command.worker="celery -A config worker --loglevel=INFO" \
-      org.fairslot.command.beat="celery -A config beat --loglevel=INFO"
+      org.fairslot.command.worker="celery -A config --quiet worker --loglevel=INFO" \
+      org.fairslot.command.beat="celery -A config --quiet beat --loglevel=INFO"
 
 WORKDIR /app
 USER 10001

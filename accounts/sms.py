@@ -5,6 +5,7 @@ import json
 import logging
 import urllib.request
 
+import phonenumbers
 from django.conf import settings
 from django.utils.module_loading import import_string
 
@@ -21,11 +22,24 @@ class BaseBackend:
 
 
 class ConsoleBackend(BaseBackend):
-    """Development backend: prints the message on the worker's console (never in production:
-    it shows the code, which is exactly what logs must not hold)."""
+    """Development backend: writes the message to the log of the process that sends it (the
+    worker's), as one record of this module's logger, so that under LOG_FORMAT=json it is one
+    JSON line like every other. Never in production: its text holds the one-time code and the
+    signed links, which is exactly what logs must not hold (config.settings refuses it without
+    DEBUG or ALLOW_CONSOLE_BACKENDS). The number is masked: the developer knows the one they
+    typed, and the log keeps no contact."""
 
     def send(self, *, to: str, body: str, dedup_key: str) -> None:
-        print(f"\n----- SMS to {to} [{dedup_key}] -----\n{body}\n-----", flush=True)
+        logger.info("\n----- SMS to %s [%s] -----\n%s\n-----", masked(to), dedup_key, body)
+
+
+def masked(number: str) -> str:
+    """The country code and the last four digits: +33698765432 gives "+33 •••• 5432"."""
+    try:
+        country = f"+{phonenumbers.parse(number).country_code} "
+    except phonenumbers.NumberParseException:
+        country = ""
+    return f"{country}•••• {number[-4:]}"
 
 
 class OutboxOnlyBackend(BaseBackend):

@@ -11,6 +11,20 @@ app.config_from_object("django.conf:settings", namespace="CELERY")
 app.autodiscover_tasks()
 
 
+# Django's LOGGING (config.settings: JSON lines under LOG_FORMAT=json) from the worker's first
+# line: celeryd_init comes before Celery's own start-up warnings (running as root, say), which
+# config.logs.configure makes log records. Celery then finds the root logger configured and
+# keeps it (CELERY_WORKER_HIJACK_ROOT_LOGGER); beat loads Django, hence LOGGING, before that.
+# Celery's banners are off in the image's commands (`celery --quiet`, Dockerfile).
+@signals.celeryd_init.connect
+def _log_as_django_does(**_kwargs):
+    from django.conf import settings
+
+    from config.logs import configure
+
+    configure(settings.LOGGING)
+
+
 @signals.worker_init.connect
 @signals.beat_init.connect
 def _refuse_to_start_if_misconfigured(**_kwargs):

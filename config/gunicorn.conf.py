@@ -17,6 +17,28 @@ worker_tmp_dir = SHARED_MEMORY if Path(SHARED_MEMORY).is_dir() else None
 # logged by ops.middleware with its route name and request id instead.
 accesslog = None
 errorlog = "-"
+# gunicorn's own lines (starting, listening, booting a worker, a signal) in the format of every
+# other line (LOG_FORMAT, as config.settings LOGGING): JSON lines in the image. gunicorn.error
+# does not propagate: its handler writes each line once, in the master, which loads no Django,
+# and in the workers alike, where Django's LOGGING configures the root logger only. Any
+# logconfig_dict turns gunicorn's access log on: it goes nowhere, for the reason above.
+# Strings, not imports: this file is read before the project is on the import path.
+_FORMATTERS = {
+    "json": {"()": "config.logs.JsonFormatter"},
+    "plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"},
+}
+logconfig_dict = {
+    "formatters": {"fairslot": _FORMATTERS[os.environ.get("LOG_FORMAT", "plain")]},
+    "handlers": {
+        "stderr": {"class": "logging.StreamHandler", "formatter": "fairslot"},
+        "nowhere": {"class": "logging.NullHandler"},
+    },
+    "root": {"level": "INFO", "handlers": ["stderr"]},
+    "loggers": {
+        "gunicorn.error": {"level": "INFO", "handlers": ["stderr"], "propagate": False},
+        "gunicorn.access": {"handlers": ["nowhere"], "propagate": False},
+    },
+}
 # Behind a reverse proxy that sets X-Forwarded-Proto (TRUSTED_PROXY_COUNT in Django's settings).
 forwarded_allow_ips = os.environ.get("FORWARDED_ALLOW_IPS", "127.0.0.1")
 

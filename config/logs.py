@@ -8,6 +8,7 @@ refused request (it can hold a receipt token), and the request object attached t
 import contextvars
 import json
 import logging
+import logging.config
 import re
 import uuid
 
@@ -17,6 +18,15 @@ PROBES = frozenset({"/healthz", "/readyz", "/metrics"})  # ops.middleware.OPERAT
 # An id a proxy in front gave the request is kept when it looks like one; anything else is
 # replaced (a header is client input: it must not carry text into the logs).
 _ACCEPTED_ID = re.compile(r"[A-Za-z0-9._-]{8,64}")
+
+
+def configure(config: dict) -> None:
+    """LOGGING_CONFIG (config.settings), in every process that loads Django: the LOGGING dict,
+    and Python's warnings (a library's UserWarning, Celery's start-up warnings) as records of
+    the "py.warnings" logger, so that they are written like every other line instead of as
+    plain text on stderr (Django no longer captures them)."""
+    logging.config.dictConfig(config)
+    logging.captureWarnings(True)
 
 
 def new_request_id(offered: str | None) -> str:

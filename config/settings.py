@@ -452,6 +452,7 @@ for _name, (_chosen, _console) in _CONSOLE_BACKENDS.items():
 LOG_FORMAT = env_str("LOG_FORMAT", "plain")
 if LOG_FORMAT not in ("plain", "json"):
     raise ImproperlyConfigured(f"LOG_FORMAT must be plain or json, got {LOG_FORMAT!r}.")
+LOGGING_CONFIG = "config.logs.configure"  # LOGGING, and Python's warnings through it
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,

@@ -61,6 +61,28 @@ def test_load_demo_offers_leaves_two_offers_for_the_demo_applicant_once(client):
     assert_replays(kit.kit_files(draw))
 
 
+def test_load_demo_offers_can_leave_a_due_draw_to_the_reconciler():
+    from lottery import services_tick
+    from lottery.management.commands import load_demo_offers
+    from lottery.tasks import task_run_draw
+
+    call_command("load_demo", stdout=None)
+
+    out = StringIO()
+    call_command("load_demo_offers", "--leave-draw-to-worker", stdout=out)
+    left = Draw.objects.get(window__code=load_demo_offers.CODE)
+    due = services_tick.tick_draws()["due"]
+    outcome = task_run_draw.apply(args=[left.window_id]).get()  # as the reconciler enqueues it
+    services_tick.tick_draws()
+
+    assert out.getvalue() == f"Demo draw due, left to the worker: /draws/{left.window.code}/\n"
+    assert left.state == DrawState.FROZEN and left.window_id in due
+    assert outcome == "drawn"
+    assert Draw.objects.get(pk=left.pk).state == DrawState.PUBLISHED
+    run = AuditEvent.objects.get(action="draw.run", target_id=str(left.pk))
+    assert run.actor_label == "task_run_draw"
+
+
 def test_load_demo_today_gives_the_demo_applicant_a_confirmed_appointment_to_check_in(client):
     from booking import checkin
     from booking.models import Appointment, AppointmentState

@@ -3,8 +3,16 @@
 import io
 import json
 import logging
+import os
+import socket
+import subprocess
+import time
+import urllib.error
+import urllib.request
+from pathlib import Path
 
 import pytest
+from django.conf import settings
 from django.test import Client
 
 from config import logs
@@ -12,6 +20,7 @@ from config import logs
 pytestmark = pytest.mark.django_db
 
 SECRET = "receipt-token-canary-7K3M9QX2"
+GUNICORN = Path(settings.BASE_DIR) / ".venv" / "bin" / "gunicorn"
 
 
 @pytest.fixture
@@ -71,3 +80,56 @@ def test_logs_outside_a_request_have_no_request_id():
 
     assert line["message"] == "entry 7 drawn"
     assert "request_id" not in line
+
+
+def _answer(url: str, timeout: float) -> int:
+    """The status of the first answer of a server that is starting."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            # The gunicorn this test started, on 127.0.0.1 over http.
+            with urllib.request.urlopen(url, timeout=5) as response:  # noqa: S310
+                return response.status
+        except urllib.error.HTTPError as error:
+            return error.code
+        except OSError:
+            time.sleep(0.2)
+    pytest.fail(f"no answer from {url}")
+
+
+def _is_a_json_object(line: str) -> bool:
+    try:
+        return isinstance(json.loads(line), dict)
+    except ValueError:
+        return False
+
+
+def test_gunicorn_writes_json_lines_only_and_no_access_log(tmp_path):
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    env = {**os.environ, "LOG_FORMAT": "json", "GUNICORN_BIND": f"127.0.0.1:{port}"}
+    env.update({"WEB_CONCURRENCY": "1", "FAIRSLOT_VAR_DIR": str(tmp_path)})
+    env.pop("PROMETHEUS_MULTIPROC_DIR", None)
+    log = tmp_path / "web.log"
+    with log.open("wb") as out:
+        web = subprocess.Popen(
+            [GUNICORN, "--config", "config/gunicorn.conf.py", "config.wsgi"],
+            cwd=settings.BASE_DIR,
+            env=env,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+        )
+    try:
+        status = _answer(f"http://127.0.0.1:{port}/nothing-here/{SECRET}/", timeout=30)
+    finally:
+        web.terminate()
+        web.wait(20)
+
+    lines = [line for line in log.read_text().splitlines() if line.strip()]
+    loggers = {json.loads(line)["logger"] for line in lines if _is_a_json_object(line)}
+    assert status == 404
+    assert [line for line in lines if not _is_a_json_object(line)] == []
+    assert {"gunicorn.error", "fairslot.requests"} <= loggers  # gunicorn's and Django's
+    assert "gunicorn.access" not in loggers  # it would print the path
+    assert SECRET not in log.read_text()

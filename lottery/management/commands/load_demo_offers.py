@@ -7,10 +7,12 @@ the offer SMS printed in the worker's log is in Arabic, with its signed link.
 Run `manage.py load_demo` first. No beacon (the public page says so); each step runs the real
 service at the moment it would have run (`lottery.clock.at`), the publication now, so the
 offers can be confirmed or declined for `offer_hours` after the first start. Fine for a demo,
-never for a real draw.
+never for a real draw. With --leave-draw-to-worker it stops after the reveal and the draw, its
+publication and the offer SMS come from the beat and a Celery worker, as in production.
 """
 
 from datetime import timedelta
+from functools import partial
 from zoneinfo import ZoneInfo
 
 from django.conf import settings
@@ -67,6 +69,17 @@ def recent_window(prefecture, code: str, title: str) -> Window:
 def draw_and_publish(window: Window, register) -> None:
     """Run a demo window's whole timeline through the real services, each step at the moment it
     would have run: announce, `register` its entries, close, freeze, reveal, draw, publish."""
+    freeze_and_reveal(window, register)
+    with clock.at(window.reveal_deadline + timedelta(minutes=5)):
+        if Draw.objects.get(window=window).state == DrawState.FROZEN:
+            run_draw(window_id=window.pk)
+    services.publish_draw(window_id=window.pk)
+
+
+def freeze_and_reveal(window: Window, register) -> None:
+    """A demo window's timeline up to its reveal: announce, `register` its entries, close,
+    freeze, reveal. Its reveal deadline has passed, so the draw is due: the beat's reconciler
+    (ops.tasks.task_reconcile) has a worker run it, then publishes it and sends the messages."""
     with clock.at(window.opens_at - timedelta(days=2)):
         services.announce_draw(window_id=window.pk, beacon_mode=BeaconMode.NONE)
     if window.state == WindowState.OPEN:
@@ -76,26 +89,36 @@ def draw_and_publish(window: Window, register) -> None:
         services.freeze_draw(window_id=window.pk)
     with clock.at(window.freeze_at + timedelta(minutes=2)):
         services_reveal.reveal_operator_secret(window_id=window.pk)
-    with clock.at(window.reveal_deadline + timedelta(minutes=5)):
-        if Draw.objects.get(window=window).state == DrawState.FROZEN:
-            run_draw(window_id=window.pk)
-    services.publish_draw(window_id=window.pk)
 
 
 class Command(BaseCommand):
     help = "Give the demo prefecture a recent, published draw with offers for a demo applicant."
+
+    def add_arguments(self, parser):
+        parser.add_argument(
+            "--leave-draw-to-worker",
+            action="store_true",
+            help="Stop after the reveal: the beat's reconciler has a Celery worker run the "
+            "draw, publish it and send the offers (tests/ops/test_smoke.py).",
+        )
 
     @audit.acted_by("command_load_demo_offers")
     def handle(self, *args, **options):
         prefecture = demo_prefecture()
         if Draw.objects.filter(window__code=CODE, state=DrawState.PUBLISHED).exists():
             self.stdout.write(f"Demo offers already published: /draws/{CODE}/")
-        else:
-            window = recent_window(
-                prefecture, CODE, "Démonstration : rendez-vous proposés (tirage récent)"
-            )
-            draw_and_publish(window, lambda: self._registrations(window, prefecture))
-            self.stdout.write(f"Demo offers published: /draws/{CODE}/")
+            self._print_links()
+            return
+        window = recent_window(
+            prefecture, CODE, "Démonstration : rendez-vous proposés (tirage récent)"
+        )
+        register = partial(self._registrations, window, prefecture)
+        if options["leave_draw_to_worker"]:
+            freeze_and_reveal(window, register)
+            self.stdout.write(f"Demo draw due, left to the worker: /draws/{CODE}/")
+            return
+        draw_and_publish(window, register)
+        self.stdout.write(f"Demo offers published: /draws/{CODE}/")
         self._print_links()
 
     def _print_links(self):

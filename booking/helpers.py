@@ -54,7 +54,10 @@ def _check_supervisor(actor, prefecture_id: int) -> None:
 def _not_approved() -> Forbidden:
     return Forbidden(
         "helper_not_approved",
-        _("Your helper account or your organisation is not approved by the prefecture yet."),
+        _(
+            "Your helper account or your organisation is not approved by the prefecture, or no "
+            "longer is."
+        ),
     )
 
 

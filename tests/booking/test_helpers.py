@@ -186,6 +186,7 @@ def test_revoked_helper_registers_nobody_and_keeps_seeing_their_entries(
         _register(window, helper, 2)
     approved_again = helpers.approve_helper(membership_id=membership.pk, actor=supervisor)
     page = supervisor_client.get(reverse("staff-organisations")).content.decode()
+    home = staff_client(helper).get(reverse("staff-helper")).content.decode()
 
     membership.refresh_from_db()
     assert revoked.status_code == 302 and again is False and approved_again is False
@@ -197,7 +198,9 @@ def test_revoked_helper_registers_nobody_and_keeps_seeing_their_entries(
         AuditEvent.objects.filter(action="helper.revoked", target_id=str(membership.pk)).count()
         == 1
     )
-    assert "Revoked on" in page or "Révoqué" in page
+    assert "Revoked on" in page or "Révoqué le" in page
+    assert "revoked your account" in home or "a révoqué votre compte" in home
+    assert reverse("staff-helper-entries") in home  # the people registered stay in view
 
 
 def test_revoked_organisation_stops_all_its_helpers(window, prefecture, supervisor):

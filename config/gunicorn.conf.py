@@ -39,6 +39,9 @@ logconfig_dict = {
         "gunicorn.access": {"handlers": ["nowhere"], "propagate": False},
     },
 }
+# No control socket (gunicorn 27's `gunicornc`): nothing here uses it, and its default place,
+# $HOME/.gunicorn, is not writable by the image's user (nor shared safely between services).
+control_socket_disable = True
 # Behind a reverse proxy that sets X-Forwarded-Proto (TRUSTED_PROXY_COUNT in Django's settings).
 forwarded_allow_ips = os.environ.get("FORWARDED_ALLOW_IPS", "127.0.0.1")
 

@@ -10,6 +10,7 @@ import json
 import logging
 import logging.config
 import re
+import time
 import uuid
 
 request_id = contextvars.ContextVar("request_id", default="")
@@ -57,6 +58,10 @@ class WithholdPathFilter(logging.Filter):
 
 
 class JsonFormatter(logging.Formatter):
+    # UTC in every process: gunicorn's master loads no Django (hence no TIME_ZONE), and lines
+    # from several machines sort the same way whatever their local time.
+    converter = time.gmtime
+
     def format(self, record):
         line = {
             "time": self.formatTime(record, "%Y-%m-%dT%H:%M:%S%z"),

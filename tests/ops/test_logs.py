@@ -82,6 +82,19 @@ def test_logs_outside_a_request_have_no_request_id():
     assert "request_id" not in line
 
 
+def test_log_times_are_utc_whatever_the_process_time_zone(monkeypatch):
+    monkeypatch.setenv("TZ", "Pacific/Auckland")  # as far from UTC as a process can be
+    time.tzset()
+    try:
+        record = logging.makeLogRecord({"msg": "beat: Starting...", "created": 0.0})
+        line = json.loads(logs.JsonFormatter().format(record))
+    finally:
+        monkeypatch.undo()
+        time.tzset()
+
+    assert line["time"] == "1970-01-01T00:00:00+0000"
+
+
 def _answer(url: str, timeout: float) -> int:
     """The status of the first answer of a server that is starting."""
     deadline = time.monotonic() + timeout

@@ -82,22 +82,23 @@ def database_now() -> datetime:
     one row every database has. Times that prove something (registration, freeze, reveal, draw,
     answer, check-in) come from here or from `Now()` in the statement, never from a process's
     clock, which may drift from one machine to the next."""
-    at_head = AuditHead.objects.filter(pk=HEAD).annotate(db_now=Now())
-    now = at_head.values_list("db_now", flat=True).first()
-    if now is None:  # a new database, as in `_locked_head`
-        AuditHead.objects.get_or_create(pk=HEAD)
-        now = at_head.values_list("db_now", flat=True).get()
-    return now
+    return _head(AuditHead.objects.all()).db_now
 
 
 def _locked_head() -> AuditHead:
     # The time is read with the lock (Now() is the statement's time on PostgreSQL); `at` never
     # goes back, even if a transaction that started earlier commits later.
-    locked = AuditHead.objects.select_for_update().annotate(db_now=Now())
-    head = locked.filter(pk=HEAD).first()
-    if head is None:  # a new database (or one flushed by a test): the first writer creates it
+    return _head(AuditHead.objects.select_for_update())
+
+
+def _head(rows) -> AuditHead:
+    """The head's row of `rows`, with the database's time as `db_now`; a new database (or one
+    flushed by a test) gets its head from the first caller."""
+    rows = rows.filter(pk=HEAD).annotate(db_now=Now())
+    head = rows.first()
+    if head is None:
         AuditHead.objects.get_or_create(pk=HEAD)
-        head = locked.get(pk=HEAD)
+        head = rows.get()
     return head
 
 

@@ -13,18 +13,11 @@ from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET, require_http_methods
 
 from booking import own_data
+from booking.forms import WEEKDAYS
 from booking.views import APPLICANT_KEY
 from config.errors import DomainError
 
-WEEKDAY_NAMES = {
-    1: _("Monday"),
-    2: _("Tuesday"),
-    3: _("Wednesday"),
-    4: _("Thursday"),
-    5: _("Friday"),
-    6: _("Saturday"),
-    7: _("Sunday"),
-}
+WEEKDAY_NAMES = {int(day): name for day, name in WEEKDAYS}  # ISO: 1 is Monday
 
 
 def _contact_id(request):

@@ -445,9 +445,9 @@ def publish_draw(*, window_id: int, actor=None) -> bool:
     (`notify_outcomes`, in batches after the publication commits). Returns whether this call
     published."""
     with transaction.atomic(durable=True):
-        draw = locked_draw(window_id)
+        draw, now = locked_draw(window_id), clock.now()
         changed = Draw.objects.filter(pk=draw.pk, state=DrawState.DRAWN).update(
-            state=DrawState.PUBLISHED, published_at=clock.now()
+            state=DrawState.PUBLISHED, published_at=now
         )
         if not changed:
             return False
@@ -455,9 +455,9 @@ def publish_draw(*, window_id: int, actor=None) -> bool:
         # (a held draw may wait days for its review; lapses wait for publication too).
         Appointment.objects.filter(
             slot__window_id=window_id, state=AppointmentState.OFFERED
-        ).update(respond_by=clock.now() + timedelta(hours=draw.window.offer_hours))
+        ).update(respond_by=now + timedelta(hours=draw.window.offer_hours))
         audit_draw("draw.published", draw, actor, results_digest=draw.results_digest)
-        booking_services.mark_window_published(window_id=window_id, at=clock.now(), actor=actor)
+        booking_services.mark_window_published(window_id=window_id, at=now, actor=actor)
     notify_outcomes(window_id=window_id)
     return True
 
